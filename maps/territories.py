@@ -1,0 +1,130 @@
+"""Territory areas: Voronoi cells of the accounts, dissolved per rep.
+
+Each account gets the part of the study area that is closer to it than to any
+other account; the union of a rep's cells is the rep's territory. Territories
+therefore tile the study area and every account lies inside its own rep's
+territory. Distances are computed on longitude scaled by cos(mean latitude)
+so that cells are not stretched east-west away from the equator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+GRID = 1e-5  # output precision in degrees (about a metre)
+_MIN_MARGIN = 0.005  # degrees
+
+
+@dataclass(frozen=True)
+class Territories:
+    """Territory geometry per rep (lon/lat) and which territories touch."""
+
+    shapes: dict[str, BaseGeometry]
+    neighbours: dict[str, list[str]]
+
+
+def build_territories(assignments: pd.DataFrame) -> Territories:
+    """Compute dissolved, clipped territories and their adjacency.
+
+    Expects normalised assignments (``rep_id`` text, ``lat``/``lon`` floats).
+    Uncovered accounts help define the study area but belong to no territory,
+    so the covered territories share the space between them.
+    """
+    located = assignments[np.isfinite(assignments["lat"]) & np.isfinite(assignments["lon"])]
+    if located.empty:
+        return Territories(shapes={}, neighbours={})
+    scale = float(np.cos(np.radians(located["lat"].mean())))
+    scale = max(scale, 0.05)
+    area = study_area(located["lon"].to_numpy() * scale, located["lat"].to_numpy())
+
+    covered = located[located["rep_id"] != ""]
+    if covered.empty:
+        return Territories(shapes={}, neighbours={})
+    sites, site_rep = _sites(covered["lon"].to_numpy() * scale, covered["lat"].to_numpy(), covered)
+    cells = _voronoi_cells(sites, area)
+
+    shapes: dict[str, BaseGeometry] = {}
+    for rep in sorted(set(site_rep)):
+        mask = site_rep == rep
+        merged = shapely.coverage_union_all(cells[mask])
+        clipped = shapely.intersection(merged, area)
+        unscaled = shapely.transform(clipped, lambda xy: xy / np.array([scale, 1.0]))
+        polygonal = _polygonal(shapely.set_precision(unscaled, GRID))
+        if polygonal is not None:
+            shapes[rep] = polygonal
+    return Territories(shapes=shapes, neighbours=_adjacency(shapes))
+
+
+def study_area(x: np.ndarray, y: np.ndarray) -> BaseGeometry:
+    """Convex hull of the points, buffered by 5% of its size (at least ~500 m)."""
+    hull = shapely.convex_hull(shapely.multipoints(np.column_stack([x, y])))
+    xmin, ymin, xmax, ymax = hull.bounds
+    margin = max(0.05 * float(np.hypot(xmax - xmin, ymax - ymin)), _MIN_MARGIN)
+    return shapely.buffer(hull, margin, quad_segs=4)
+
+
+def _sites(x: np.ndarray, y: np.ndarray, covered: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Unique account locations and the rep owning each.
+
+    Several accounts can share a location; the location goes to the rep with
+    most accounts there (ties to the smallest rep id) so each site has one owner.
+    """
+    frame = pd.DataFrame(
+        {"x": np.round(x, 7), "y": np.round(y, 7), "rep": covered["rep_id"].to_numpy()}
+    )
+    counts = frame.groupby(["x", "y", "rep"], sort=True).size().rename("n").reset_index()
+    counts = counts.sort_values(["x", "y", "n", "rep"], ascending=[True, True, False, True])
+    owners = counts.drop_duplicates(["x", "y"], keep="first")
+    sites = shapely.points(owners["x"].to_numpy(), owners["y"].to_numpy())
+    return np.asarray(sites), owners["rep"].to_numpy(dtype=object)
+
+
+def _voronoi_cells(sites: np.ndarray, area: BaseGeometry) -> np.ndarray:
+    """One Voronoi cell per site, in site order, covering at least ``area``."""
+    if len(sites) == 1:
+        return np.array([area], dtype=object)
+    diagram = shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=area, ordered=True)
+    cells = np.asarray(shapely.get_parts(diagram))
+    if len(cells) == len(sites):
+        return cells
+    # Very close sites can be merged by GEOS; fall back to locating each site.
+    tree = shapely.STRtree(cells)
+    site_index, cell_index = tree.query(sites, predicate="intersects")
+    owner = np.full(len(sites), -1)
+    owner[site_index[::-1]] = cell_index[::-1]
+    result = np.empty(len(sites), dtype=object)
+    seen: set[int] = set()
+    for i, cell in enumerate(owner):
+        empty = cell < 0 or int(cell) in seen
+        result[i] = shapely.Polygon() if empty else cells[cell]
+        seen.add(int(cell))
+    return result
+
+
+def _polygonal(geometry: BaseGeometry) -> BaseGeometry | None:
+    """Keep only the polygon parts of ``geometry`` (clipping can leave slivers)."""
+    if geometry.is_empty:
+        return None
+    parts = [p for p in shapely.get_parts(geometry) if p.geom_type == "Polygon" and not p.is_empty]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
+def _adjacency(shapes: dict[str, BaseGeometry]) -> dict[str, list[str]]:
+    """Reps whose territories touch or overlap, sorted, for every rep."""
+    reps = list(shapes)
+    neighbours: dict[str, set[str]] = {rep: set() for rep in reps}
+    if len(reps) > 1:
+        geometries = [shapes[rep] for rep in reps]
+        tree = shapely.STRtree(geometries)
+        left, right = tree.query(geometries, predicate="intersects")
+        for i, j in zip(left.tolist(), right.tolist(), strict=True):
+            if i != j:
+                neighbours[reps[i]].add(reps[j])
+    return {rep: sorted(found) for rep, found in neighbours.items()}

@@ -1,0 +1,132 @@
+"""Solver back-ends, picked by name through PuLP, and their statuses in our own words."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pulp
+
+from territory.errors import SolverUnavailableError
+
+ALIASES = {"highs": "HiGHS", "cbc": "PULP_CBC_CMD", "coin": "COIN_CMD", "glpk": "GLPK_CMD"}
+
+# Our status vocabulary (run.json "status").
+OPTIMAL = "optimal"
+FEASIBLE = "feasible"
+TIME_LIMIT = "time_limit"
+INFEASIBLE = "infeasible"
+ERROR = "error"
+
+
+def available_solvers() -> dict[str, str]:
+    """Installed PuLP back-ends and, where known, their versions."""
+    versions = {"HiGHS": _package_version("highspy"), "PULP_CBC_CMD": "bundled with PuLP"}
+    return {name: versions.get(name, "") for name in pulp.listSolvers(onlyAvailable=True)}
+
+
+def _package_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def canonical_name(name: str) -> str:
+    return ALIASES.get(name.lower(), name)
+
+
+def make_solver(
+    name: str, *, mip: bool, time_limit: float | None = None, gap: float | None = None
+) -> Any:
+    """A configured PuLP solver, or :class:`SolverUnavailableError` listing what is installed."""
+    canonical = canonical_name(name)
+    available = available_solvers()
+    if canonical not in available:
+        listing = ", ".join(sorted(available)) or "none"
+        raise SolverUnavailableError(
+            f"solver '{name}' is not available. Installed: {listing}. "
+            "HiGHS comes with territory (pip install highspy)."
+        )
+    options: dict[str, Any] = {"msg": False, "mip": mip}
+    if time_limit is not None:
+        options["timeLimit"] = max(1, math.ceil(time_limit)) if canonical != "HiGHS" else time_limit
+    if gap is not None and mip:
+        options["gapRel"] = gap
+    if canonical == "HiGHS":
+        options["threads"] = 1  # deterministic results
+    return pulp.getSolver(canonical, **options)
+
+
+@dataclass(frozen=True)
+class SolveReport:
+    """What one solver call gave back, normalised."""
+
+    status: str
+    has_solution: bool
+    objective: float | None
+    bound: float | None
+    seconds: float
+    raw_status: str
+
+
+def run_solver(prob: pulp.LpProblem, solver: Any) -> SolveReport:
+    """Solve and read the solver's own status (PuLP alone reports time-limited runs as optimal)."""
+    start = time.perf_counter()
+    try:
+        prob.solve(solver)
+    except pulp.PulpSolverError as exc:
+        return SolveReport(ERROR, False, None, None, time.perf_counter() - start, str(exc))
+    seconds = time.perf_counter() - start
+    model = getattr(prob, "solverModel", None)
+    if solver.name == "HiGHS" and model is not None:
+        return _highs_report(prob, model, seconds)
+    status = pulp.LpStatus.get(prob.status, str(prob.status))
+    has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    objective = pulp.value(prob.objective) if has_solution else None
+    if prob.status == pulp.LpStatusInfeasible:
+        ours = INFEASIBLE
+    elif prob.sol_status == pulp.LpSolutionOptimal:
+        ours = OPTIMAL
+    elif has_solution:
+        ours = FEASIBLE
+    else:
+        ours = ERROR
+    bound = objective if ours == OPTIMAL else None
+    return SolveReport(ours, has_solution, objective, bound, seconds, status)
+
+
+def _highs_report(prob: pulp.LpProblem, model: Any, seconds: float) -> SolveReport:
+    import highspy
+
+    status = model.getModelStatus()
+    info = model.getInfo()
+    statuses = highspy.HighsModelStatus
+    objective = float(info.objective_function_value)
+    has_solution = bool(info.primal_solution_status == 2)
+    is_mip = prob.isMIP()
+    bound: float | None = None
+    if status == statuses.kOptimal:
+        ours = OPTIMAL
+        bound = float(info.mip_dual_bound) if is_mip else objective
+    elif status in (statuses.kInfeasible, statuses.kUnboundedOrInfeasible):
+        ours, has_solution = INFEASIBLE, False
+    elif status == statuses.kTimeLimit:
+        ours = TIME_LIMIT
+    elif has_solution:
+        ours = FEASIBLE
+    else:
+        ours = ERROR
+    if is_mip and bound is None and math.isfinite(info.mip_dual_bound):
+        bound = float(info.mip_dual_bound)
+    return SolveReport(
+        ours,
+        has_solution,
+        objective if has_solution else None,
+        bound,
+        seconds,
+        model.modelStatusToString(status),
+    )

@@ -1,0 +1,156 @@
+r"""Dual prices of the coupling rows, the Lagrangian lower bound, and pricing of missing pairs.
+
+With duals :math:`y_i` of the coupling rows (sign-feasible: :math:`y \ge 0` on :math:`\ge`
+rows, :math:`y \le 0` on :math:`\le` rows), relaxing those rows leaves one independent choice per
+account, so for *every* allowed pair, not only the candidates,
+
+.. math:: L(y) = \sum_a \min_r \big(c_{ar} - \textstyle\sum_i y_i g_{i,ar}\big)
+                 + \sum_i y_i h_i
+
+is a lower bound on the full model (LP and MILP alike), where :math:`g_{i,ar}` is the pair's
+coefficient in row *i* and :math:`h_i` the row's right-hand side. A pair whose reduced cost
+:math:`c_{ar} - u_a - \sum_i y_i g_{i,ar}` is negative (:math:`u_a` the dual of
+:math:`\text{assign}_a`) can improve the LP and is added to the candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from solvers.formulation import BalancedAssignment, BuiltProblem, Phase
+
+
+@dataclass(frozen=True)
+class Duals:
+    """Duals aggregated per rep and kind of coefficient."""
+
+    assign: np.ndarray  # u_a (0 for accounts without a row)
+    potential: np.ndarray  # sum of y over rows whose coefficient is p_a, per rep
+    workload: np.ndarray  # same for w_a (workload bands and capacity)
+    moved: float  # y of the max_moved row
+    rhs_term: float  # sum_i y_i h_i
+
+
+def read_duals(model: BalancedAssignment, built: BuiltProblem) -> Duals:
+    """Duals of the last solve, clipped to their valid signs."""
+    u = np.zeros(model.n_accounts)
+    for a, constraint in built.assign.items():
+        u[a] = constraint.pi or 0.0
+    y_pot = np.zeros(model.n_reps)
+    y_work = np.zeros(model.n_reps)
+    y_moved = 0.0
+    rhs_term = 0.0
+    for row, constraint in built.rows:
+        y = float(constraint.pi or 0.0)
+        y = max(y, 0.0) if row.sense == ">=" else min(y, 0.0)
+        rhs_term += y * row.rhs
+        if row.kind == "potential":
+            y_pot[row.rep] += y
+        elif row.kind == "workload":
+            y_work[row.rep] += y
+        else:
+            y_moved += y
+    return Duals(u, y_pot, y_work, y_moved, rhs_term)
+
+
+@dataclass(frozen=True)
+class PricingResult:
+    bound: float
+    new_a: np.ndarray
+    new_r: np.ndarray
+    most_negative: float
+
+
+def reduced_costs_block(
+    model: BalancedAssignment, duals: Duals, a: np.ndarray, costs: np.ndarray, phase: Phase
+) -> np.ndarray:
+    """Pair costs minus the coupling-row prices, ``+inf`` on forbidden pairs (before u_a)."""
+    if phase != "cost":
+        costs = np.where(np.isfinite(costs), 0.0, np.inf)
+    priced = (
+        costs
+        - model.potential[a, None] * duals.potential[None, :]
+        - model.workload[a, None] * duals.workload[None, :]
+    )
+    if duals.moved:
+        moved = model.moved_matrix(a, model.n_reps)
+        priced = priced - duals.moved * model.potential[a, None] * moved
+    return priced
+
+
+def price(
+    model: BalancedAssignment,
+    duals: Duals,
+    phase: Phase,
+    in_set: np.ndarray,
+    per_account: int = 3,
+    tolerance: float = 1e-9,
+) -> PricingResult:
+    """Lagrangian bound over all allowed pairs and the most negative missing pairs.
+
+    ``in_set`` holds the sorted keys ``a * K + r`` of the current candidates.
+    """
+    k = model.n_reps
+    bound = duals.rhs_term
+    new_a: list[np.ndarray] = []
+    new_r: list[np.ndarray] = []
+    most_negative = 0.0
+    for a, costs in model.costs.blocks():
+        active = model.active[a]
+        if not active.any():
+            continue
+        a, costs = a[active], costs[active]
+        priced = reduced_costs_block(model, duals, a, costs, phase)
+        bound += float(priced.min(axis=1).sum())
+        rc = priced - duals.assign[a, None]
+        scale = tolerance * (1.0 + np.abs(duals.assign[a, None]))
+        negative = rc < -scale
+        if not negative.any():
+            continue
+        rows, cols = np.nonzero(negative)
+        keys = a[rows].astype(np.int64) * k + cols
+        fresh = ~_contains(in_set, keys)
+        rows, cols, keys = rows[fresh], cols[fresh], keys[fresh]
+        if len(keys) == 0:
+            continue
+        values = rc[rows, cols]
+        most_negative = min(most_negative, float(values.min()))
+        order = np.lexsort((cols, values, rows))  # per account, most negative first
+        rows, cols = rows[order], cols[order]
+        first = np.r_[True, rows[1:] != rows[:-1]]
+        rank = np.arange(len(rows)) - np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+        keep = rank < per_account
+        new_a.append(a[rows[keep]])
+        new_r.append(cols[keep])
+    cat_a = np.concatenate(new_a) if new_a else np.zeros(0, np.int64)
+    cat_r = np.concatenate(new_r) if new_r else np.zeros(0, np.int64)
+    return PricingResult(bound, cat_a, cat_r, most_negative)
+
+
+def pairs_below(
+    model: BalancedAssignment, duals: Duals, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every allowed pair whose reduced cost is at most ``threshold`` (reduced-cost fixing)."""
+    k = model.n_reps
+    out_a, out_r = [], []
+    for a, costs in model.costs.blocks():
+        active = model.active[a]
+        a, costs = a[active], costs[active]
+        rc = reduced_costs_block(model, duals, a, costs, "cost") - duals.assign[a, None]
+        rows, cols = np.nonzero(rc <= threshold)
+        out_a.append(a[rows])
+        out_r.append(cols)
+    if not out_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a_all, r_all = np.concatenate(out_a), np.concatenate(out_r)
+    keys = np.unique(a_all.astype(np.int64) * k + r_all)
+    return keys // k, keys % k
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys

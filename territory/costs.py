@@ -1,0 +1,159 @@
+"""The price of giving an account to a rep: weighted distance plus a disruption penalty.
+
+A :class:`PairCosts` answers for any (account, rep) pair, so the optimiser can start from a few
+nearby reps per account and price in the rest later without ever holding an N×K matrix.
+Forbidden pairs (beyond the maximum distance, missing from a travel-time table, or not the rep
+an account is locked to) cost ``+inf``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from territory.errors import InputError, Problem
+from territory.geo import haversine_km, nearest
+from territory.inputs import AlignmentInputs
+from territory.params import AlignParams
+
+PRICING_BLOCK_PAIRS = 4_000_000
+
+
+class TravelTable:
+    """A user's travel-time table (``rep_id, account_id, minutes``) as a sorted key lookup."""
+
+    def __init__(self, frame: pd.DataFrame, inputs: AlignmentInputs, source: str) -> None:
+        missing = [c for c in ("rep_id", "account_id", "minutes") if c not in frame.columns]
+        if missing:
+            raise InputError(
+                [Problem(source, f"travel-time table lacks column(s) {', '.join(missing)}.",
+                         hint="provide columns rep_id, account_id, minutes.")]
+            )
+        rep_pos = {r: i for i, r in enumerate(inputs.reps["rep_id"])}
+        acc_pos = {a: i for i, a in enumerate(inputs.accounts["account_id"])}
+        reps = frame["rep_id"].astype(str).str.strip().map(rep_pos)
+        accs = frame["account_id"].astype(str).str.strip().map(acc_pos)
+        minutes = pd.to_numeric(frame["minutes"], errors="coerce")
+        bad = minutes.isna() | (minutes < 0) | ~np.isfinite(minutes.fillna(0))
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy())[:10] + 2).tolist()
+            raise InputError(
+                [Problem(source, f"minutes must be numbers >= 0 (rows {rows}).", column="minutes")]
+            )
+        keep = reps.notna() & accs.notna()
+        keys = accs[keep].to_numpy(np.int64) * inputs.n_reps + reps[keep].to_numpy(np.int64)
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.minutes = minutes[keep].to_numpy(float)[order]
+        self.n_reps = inputs.n_reps
+
+    def lookup(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Minutes for each pair, ``+inf`` where the table has no entry."""
+        keys = a.astype(np.int64) * self.n_reps + r.astype(np.int64)
+        pos = np.searchsorted(self.keys, keys)
+        pos_c = np.minimum(pos, len(self.keys) - 1)
+        found = (len(self.keys) > 0) & (self.keys[pos_c] == keys)
+        return np.where(found, self.minutes[pos_c] if len(self.keys) else np.inf, np.inf)
+
+
+class PairCosts:
+    """Objective coefficient of every allowed (account, rep) pair, computed on demand."""
+
+    def __init__(
+        self, inputs: AlignmentInputs, params: AlignParams, travel: TravelTable | None = None
+    ) -> None:
+        self.n_accounts = inputs.n_accounts
+        self.n_reps = inputs.n_reps
+        self.acc_lat = inputs.accounts["lat"].to_numpy(float)
+        self.acc_lon = inputs.accounts["lon"].to_numpy(float)
+        self.rep_lat = inputs.reps["lat"].to_numpy(float)
+        self.rep_lon = inputs.reps["lon"].to_numpy(float)
+        self.current = inputs.current
+        self.locked = inputs.locked
+        self.travel = travel
+        self.squared = params.distance == "squared"
+        self.max_distance = params.max_distance
+        self.move_penalty = params.move_penalty
+        self.potential = inputs.potential
+        base = {
+            "potential": inputs.potential,
+            "workload": inputs.workload,
+            "none": np.ones(inputs.n_accounts),
+        }[params.weighting]
+        # A small floor keeps zero-weight accounts near a rep instead of anywhere at all.
+        floor = 1e-3 * float(base.mean()) if base.size and base.mean() > 0 else 1.0
+        self.weight = base + floor
+        self.candidates = params.candidates
+
+    def distance(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Distance in the objective's unit (km or minutes), before squaring."""
+        if self.travel is not None:
+            return self.travel.lookup(a, r)
+        return haversine_km(self.acc_lat[a], self.acc_lon[a], self.rep_lat[r], self.rep_lon[r])
+
+    def distance_km(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Great-circle km, whatever the objective uses (what reports show)."""
+        return haversine_km(self.acc_lat[a], self.acc_lon[a], self.rep_lat[r], self.rep_lon[r])
+
+    def cost(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Objective coefficient of each pair; ``+inf`` for forbidden pairs."""
+        a = np.asarray(a, dtype=np.int64)
+        r = np.asarray(r, dtype=np.int64)
+        dist = self.distance(a, r)
+        locked = self.locked[a]
+        forbidden = (locked >= 0) & (locked != r)
+        if self.max_distance is not None:
+            forbidden |= (dist > self.max_distance) & (locked < 0)
+        forbidden |= ~np.isfinite(dist)
+        dist = np.where(np.isfinite(dist), dist, 0.0)
+        value = self.weight[a] * (dist * dist if self.squared else dist)
+        if self.move_penalty:
+            moved = (self.current[a] >= 0) & (self.current[a] != r)
+            value = value + self.move_penalty * self.potential[a] * moved
+        return np.where(forbidden, np.inf, value)
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All pairs, a block of accounts at a time: ``(account_ids, costs[block, K])``."""
+        step = max(1, PRICING_BLOCK_PAIRS // max(self.n_reps, 1))
+        reps = np.arange(self.n_reps)
+        for start in range(0, self.n_accounts, step):
+            a = np.arange(start, min(start + step, self.n_accounts))
+            aa = np.repeat(a, self.n_reps)
+            rr = np.tile(reps, len(a))
+            yield a, self.cost(aa, rr).reshape(len(a), self.n_reps)
+
+    def initial_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest few reps of every account plus its current and locked rep (allowed only)."""
+        k = min(self.candidates, self.n_reps)
+        if self.travel is not None:
+            a_parts, r_parts = [], []
+            for a, costs in self.blocks():
+                order = np.argsort(costs, axis=1, kind="stable")[:, :k]
+                a_parts.append(np.repeat(a, k))
+                r_parts.append(order.ravel())
+            a_near, r_near = np.concatenate(a_parts), np.concatenate(r_parts)
+        else:
+            idx = nearest(self.acc_lat, self.acc_lon, self.rep_lat, self.rep_lon, k)
+            a_near = np.repeat(np.arange(self.n_accounts), idx.shape[1])
+            r_near = idx.ravel()
+        extra = [(np.arange(self.n_accounts), self.current), (np.arange(self.n_accounts), self.locked)]
+        a_all = np.concatenate([a_near] + [a[r >= 0] for a, r in extra])
+        r_all = np.concatenate([r_near] + [r[r >= 0] for _, r in extra])
+        a_all, r_all = unique_pairs(a_all, r_all, self.n_reps)
+        ok = np.isfinite(self.cost(a_all, r_all))
+        return a_all[ok], r_all[ok]
+
+    def reachable(self) -> np.ndarray:
+        """Accounts with at least one allowed rep; the others are reported uncovered."""
+        out = np.zeros(self.n_accounts, dtype=bool)
+        for a, costs in self.blocks():
+            out[a] = np.isfinite(costs).any(axis=1)
+        return out
+
+
+def unique_pairs(a: np.ndarray, r: np.ndarray, n_reps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deduplicate pairs and sort them by account, then rep (a deterministic order)."""
+    keys = np.unique(a.astype(np.int64) * n_reps + r.astype(np.int64))
+    return keys // n_reps, keys % n_reps

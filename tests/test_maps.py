@@ -1,0 +1,317 @@
+"""Tests for the ``maps`` package: self-contained, escaped, deterministic HTML maps."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import shapely
+
+from maps import build_map, read_run, render_html, write_district_maps, write_map
+from maps.offline import external_references, leaflet_js
+from maps.styling import greedy_colours, marker_radii
+
+EVIL = "<img src=x onerror=alert(1)>"
+EVIL_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
+
+ACCOUNTS = [
+    # account_id, rep_id, previous_rep, moved, potential, lat, lon, name
+    ("007", "R001", "R001", "False", 120.0, 52.00, 13.00, "Seven GmbH"),
+    ("A002", "R001", "R001", "False", 80.0, 52.10, 13.20, EVIL),
+    ("A003", "R001", "R002", "True", 300.0, 52.20, 13.35, "Mover AG"),
+    ("A004", "R002", "R002", "False", 50.0, 52.30, 13.80, "Four"),
+    ("A005", "R002", "", "False", 70.0, 52.45, 13.90, "Five"),
+    ("A006", "R002", "R002", "False", 10.0, 52.50, 13.60, "Six"),
+    ("A007", "R003", "R003", "False", 200.0, 51.50, 13.40, "Seven South"),
+    ("A008", "R003", "R003", "False", 90.0, 51.60, 13.10, "Eight"),
+    ("A009", "R003", "R003", "False", 40.0, 51.40, 13.70, "Nine"),
+    ("A010", "", "R003", "True", 60.0, 51.80, 13.50, "Nobody"),
+]
+REPS = [
+    # rep_id, name, district, potential_index, lat, lon
+    ("R001", "Ann {{7*7}} & Co", "North", 0.95, 52.05, 13.10),
+    ("R002", "Bob", "North", 1.02, 52.40, 13.75),
+    ("R003", "Cem", "South", 1.03, 51.55, 13.40),
+]
+
+
+def make_run(run_dir: Path, *, districts: bool = True) -> Path:
+    """A tiny run: 3 reps in 2 districts, one moved, one evil name, one uncovered."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    assignments = pd.DataFrame(
+        [
+            {
+                "account_id": a,
+                "rep_id": r,
+                "previous_rep": p,
+                "moved": m,
+                "distance_km": 10.0,
+                "potential": pot,
+                "workload": pot / 10,
+                "lat": lat,
+                "lon": lon,
+                "name": name,
+                "segment": "B",
+            }
+            for a, r, p, m, pot, lat, lon, name in ACCOUNTS
+        ]
+    )
+    assignments.to_csv(run_dir / "assignments.csv", index=False)
+    reps = pd.DataFrame(
+        [
+            {
+                "rep_id": r,
+                "accounts": 3,
+                "potential": 300.0,
+                "potential_index": pi,
+                "workload_index": 1.0,
+                "mean_distance_km": 12.5,
+                "max_distance_km": 30.0,
+                "lat": lat,
+                "lon": lon,
+                "name": name,
+                "district": d,
+            }
+            for r, name, d, pi, lat, lon in REPS
+        ]
+    )
+    if not districts:
+        reps = reps.drop(columns=["district"])
+    reps.to_csv(run_dir / "rep_summary.csv", index=False)
+    info = {
+        "status": "Optimal",
+        "objective": 12.0,
+        "lower_bound": 11.94,
+        "gap": 0.005,
+        "parameters": {},
+        "metrics": {
+            "potential_index_min": 0.95,
+            "potential_index_max": 1.03,
+            "moved_potential_share": 0.3,
+            "uncovered_accounts": 1,
+        },
+    }
+    (run_dir / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    return run_dir
+
+
+@pytest.fixture()
+def run_dir(tmp_path: Path) -> Path:
+    return make_run(tmp_path / "run")
+
+
+@pytest.fixture()
+def page(run_dir: Path, tmp_path: Path) -> str:
+    return write_map(run_dir, tmp_path / "out" / "map.html").read_text(encoding="utf-8")
+
+
+def geojson_layers(html: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(data, options) of every ``L.geoJSON(data, Object.assign({...}, options))`` call."""
+    decoder = json.JSONDecoder()
+    layers = []
+    for match in re.finditer(r"L\.geoJSON\(", html):
+        data, end = decoder.raw_decode(html, match.end())
+        rest = re.compile(r",\s*Object\.assign\(\s*\{[^{}]*\{[^{}]*\}\)\},\s*")
+        tail = rest.match(html, end)
+        assert tail is not None, html[end : end + 200]
+        meta, _ = decoder.raw_decode(html, tail.end())
+        layers.append((data, meta))
+    return layers
+
+
+def test_write_map_creates_one_file(run_dir: Path, tmp_path: Path) -> None:
+    out = write_map(run_dir, tmp_path / "nested" / "plan.html")
+    assert out == tmp_path / "nested" / "plan.html"
+    assert out.is_file()
+    assert out.read_bytes().startswith(b"<!DOCTYPE html>")
+
+
+def test_page_loads_nothing_from_the_network(page: str) -> None:
+    assert external_references(page) == []
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
+    assert not re.search(r"<link\b", page, re.IGNORECASE)
+    # Outside the vendored Leaflet source (whose attribution link is a plain
+    # <a> in a JS string), there is no http(s) src/href at all.
+    assert leaflet_js() in page
+    ours = page.replace(leaflet_js(), "")
+    assert not re.search(r"(?:src|href)\s*=\s*\\?[\"']?\s*(?:https?:)?//", ours, re.IGNORECASE)
+    assert "tile.openstreetmap.org" not in page
+    assert "sourceMappingURL" not in page
+
+
+def test_offline_check_can_fail() -> None:
+    assert external_references('<script src="https://cdn.example/x.js"></script>')
+    assert external_references('<link rel="stylesheet" href="//cdn.example/x.css">')
+    assert external_references("<style>a { background: url(https://x.example/i.png) }</style>")
+    import folium
+
+    assert external_references(folium.Map(tiles=None).get_root().render())
+
+
+def test_user_text_is_escaped(page: str) -> None:
+    assert EVIL_ESCAPED in page
+    assert "<img src=x" not in page
+    assert "\\u003cimg" not in page.lower()
+    # Rep names are escaped too, and never evaluated as a Jinja template.
+    assert "Ann &#123;&#123;7*7&#125;&#125; &amp; Co" in page
+    assert "Ann 49" not in page
+    for data, _ in geojson_layers(page):
+        for feature in data["features"]:
+            assert "<img" not in feature["properties"]["t"]
+
+
+def test_one_account_layer_per_rep(page: str) -> None:
+    layers = geojson_layers(page)
+    account_layers = [(d, m) for d, m in layers if m.get("kind") == "accounts"]
+    assert sorted(m["rep"] for _, m in account_layers) == ["R001", "R002", "R003"]
+    per_rep = {m["rep"]: len(d["features"]) for d, m in account_layers}
+    assert per_rep == {"R001": 3, "R002": 3, "R003": 3}
+    uncovered = [d for d, m in layers if m.get("kind") == "uncovered"]
+    assert len(uncovered) == 1 and len(uncovered[0]["features"]) == 1
+    assert "uncovered" in uncovered[0]["features"][0]["properties"]["t"]
+    # One shared pointToLayer function, no per-feature JavaScript.
+    assert page.count("L.circleMarker(") == 1
+    assert "prefer_canvas" not in page and '"preferCanvas": true' in page
+
+
+def test_features_are_compact(page: str) -> None:
+    for data, _ in geojson_layers(page):
+        for feature in data["features"]:
+            assert set(feature["properties"]) == {"s", "t"}
+            if feature["geometry"]["type"] == "Point":
+                for value in feature["geometry"]["coordinates"]:
+                    assert round(value, 5) == value
+
+
+def test_moved_account_stands_out(page: str) -> None:
+    features = [
+        f
+        for data, meta in geojson_layers(page)
+        if meta.get("kind") in {"accounts", "uncovered"}
+        for f in data["features"]
+    ]
+    moved = [f for f in features if f["properties"]["s"].get("weight") == 3]
+    tips = sorted(f["properties"]["t"] for f in moved)
+    assert len(moved) == 2
+    assert "moved R002 &rarr; R001" in tips[0]
+    assert "moved R003 &rarr; uncovered" in tips[1]
+    # Leading zeros survive reading the CSV.
+    assert any("(007)" in f["properties"]["t"] for f in features)
+
+
+def test_territories_tile_and_contain_their_accounts(page: str) -> None:
+    territories = [d for d, m in geojson_layers(page) if m.get("kind") == "territories"]
+    features = [f for d in territories for f in d["features"]]
+    assert len(features) == 3
+    shapes = {
+        f["properties"]["t"].split("</b>")[0][3:]: shapely.geometry.shape(f["geometry"])
+        for f in features
+    }
+    assert sorted(shapes) == ["R001", "R002", "R003"]
+    reps = list(shapes)
+    for i, a in enumerate(reps):
+        for b in reps[i + 1 :]:
+            assert shapes[a].intersection(shapes[b]).area < 1e-6
+    for account, rep, *_rest, lat, lon, _name in ACCOUNTS:
+        if rep:
+            assert shapes[rep].buffer(1e-5).contains(shapely.Point(lon, lat)), account
+    fills = {rep: f["properties"]["s"]["fillColor"] for rep, f in zip(shapes, features)}
+    for a in reps:
+        for b in reps:
+            if a < b and shapes[a].buffer(1e-4).intersects(shapes[b]):
+                assert fills[a] != fills[b]
+    tip = features[0]["properties"]["t"]
+    for word in ("potential index", "workload index", "accounts", "mean distance"):
+        assert word in tip
+
+
+def test_greedy_colours_separate_neighbours() -> None:
+    ring = {str(i): [str((i - 1) % 6), str((i + 1) % 6)] for i in range(6)}
+    colours = greedy_colours(ring.keys(), ring, palette=("a", "b", "c"))
+    assert all(colours[n] != colours[m] for n in ring for m in ring[n])
+    assert colours == greedy_colours(reversed(list(ring)), ring, palette=("a", "b", "c"))
+
+
+def test_marker_radius_uses_sqrt_and_clamps() -> None:
+    radii = marker_radii([0.0, 25.0, 1e9, float("nan"), -5.0] + [100.0] * 30)
+    assert radii[0] == radii[3] == radii[4] == 3.0  # nothing, unknown, negative: smallest
+    assert radii[2] == 12.0  # an outlier is clamped
+    assert radii[5] == 12.0  # the 95th percentile gets the largest radius
+    assert radii[1] == 7.5  # a quarter of the potential gets half the extra radius
+
+
+def test_layer_control_legend_and_summary(page: str) -> None:
+    assert re.search(r'"North" : feature_group_\d+', page)
+    assert re.search(r'"South" : feature_group_\d+', page)
+    assert '"Uncovered accounts" : feature_group_' in page
+    assert "tm-legend" in page and "R003 Cem</div>" in page
+    assert "<td>Status</td><td>Optimal</td>" in page
+    assert "<td>Gap</td><td>0.50%</td>" in page
+    assert "0.95 &ndash; 1.03" in page
+    assert "<td>Uncovered accounts</td><td>1</td>" in page
+
+
+def test_rendering_is_byte_identical(run_dir: Path, tmp_path: Path) -> None:
+    first = write_map(run_dir, tmp_path / "a.html").read_bytes()
+    second = write_map(run_dir, tmp_path / "b.html").read_bytes()
+    assert first == second
+    assert not re.search(rb"_[0-9a-f]{32}\b", first)
+
+
+def test_osm_tiles_on_request(run_dir: Path, tmp_path: Path) -> None:
+    html = write_map(run_dir, tmp_path / "osm.html", tiles="osm").read_text(encoding="utf-8")
+    assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in html
+    assert "L.tileLayer(" in html
+    assert external_references(html) == []
+
+
+def test_district_pack(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pack"
+    paths = write_district_maps(run_dir, out)
+    assert [p.name for p in paths] == ["north.html", "south.html", "index.html"]
+    assert all(p.parent == out and p.is_file() for p in paths)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert '<a href="north.html">North</a>' in index
+    assert '<a href="south.html">South</a>' in index
+    assert "1 uncovered accounts" in index
+
+    north = (out / "north.html").read_text(encoding="utf-8")
+    reps = sorted(m["rep"] for _, m in geojson_layers(north) if m.get("kind") == "accounts")
+    assert reps == ["R001", "R002"]
+    assert "tm-table" in north and "<td class=\"tm-text\">R002</td>" in north
+    assert "<td class=\"tm-text\">R003</td>" not in north
+    assert EVIL_ESCAPED in north and "<img src=x" not in north
+    assert external_references(north) == []
+
+    south = (out / "south.html").read_text(encoding="utf-8")
+    assert [m["rep"] for _, m in geojson_layers(south) if m.get("kind") == "accounts"] == ["R003"]
+    again = write_district_maps(run_dir, tmp_path / "again")
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
+
+
+def test_without_districts_one_page_all(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path / "run", districts=False)
+    paths = write_district_maps(run_dir, tmp_path / "pack")
+    assert [p.name for p in paths] == ["all.html", "index.html"]
+    page = paths[0].read_text(encoding="utf-8")
+    layers = geojson_layers(page)
+    assert sum(m.get("kind") == "accounts" for _, m in layers) == 3
+    assert sum(m.get("kind") == "uncovered" for _, m in layers) == 1
+    # Without districts the layer control has one group per rep.
+    assert re.search(r'"R002 Bob" : feature_group_\d+', write_map(run_dir, tmp_path / "m.html").read_text())
+
+
+def test_missing_optional_inputs(run_dir: Path) -> None:
+    (run_dir / "run.json").write_text("{}", encoding="utf-8")
+    (run_dir / "rep_summary.csv").unlink()
+    run = read_run(run_dir)
+    html = render_html(build_map(run.assignments, run.reps, run.info, title="T <1>"))
+    assert "<title>T &lt;1&gt;</title>" in html
+    assert "<td>Status</td><td>n/a</td>" in html
+    assert "<td>Uncovered accounts</td><td>1</td>" in html
+    kinds = [m.get("kind") for _, m in geojson_layers(html)]
+    assert kinds.count("accounts") == 3 and "homes" not in kinds
