@@ -79,7 +79,7 @@ def index_html(pages: list[tuple[str, Path, int, int]], uncovered: int) -> str:
         for label, path, reps, accounts in pages
     )
     note = (
-        f"<p>{fmt_number(uncovered, 0)} uncovered accounts belong to no district "
+        f"<p>Uncovered accounts: {fmt_number(uncovered, 0)}. They belong to no district "
         "and appear on no district page.</p>"
         if uncovered
         else ""

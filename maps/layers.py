@@ -68,6 +68,8 @@ var territoryMaps = {
 
 _CSS = """
 .leaflet-container { background: #f4f4f1; }
+.tm-tip { white-space: pre-line; }
+.tm-tip::first-line { font-weight: bold; }
 .tm-panel { background: rgba(255,255,255,0.93); padding: 6px 9px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.35); font: 12px/1.45 sans-serif; max-width: 280px; }
 .tm-panel h4 { margin: 0 0 4px; font-size: 13px; }
@@ -124,7 +126,7 @@ class PointLayer(TemplateElement):
 {% macro script(this, kwargs) %}
 var {{ this.get_name() }} = L.geoJSON({{ this.data }}, Object.assign(
   {pointToLayer: territoryMaps.point({{ this.base }})}, {{ this.meta }}
-)).bindTooltip(territoryMaps.tooltip).addTo({{ this._parent.get_name() }});
+)).bindTooltip(territoryMaps.tooltip, {className: "tm-tip"}).addTo({{ this._parent.get_name() }});
 territoryMaps.front.push({{ this.get_name() }});
 {% endmacro %}
 """
@@ -152,7 +154,8 @@ class AreaLayer(TemplateElement):
 {% macro script(this, kwargs) %}
 var {{ this.get_name() }} = L.geoJSON({{ this.data }}, Object.assign(
   {style: territoryMaps.style({{ this.base }})}, {{ this.meta }}
-)).bindTooltip(territoryMaps.tooltip, {sticky: true}).addTo({{ this._parent.get_name() }});
+)).bindTooltip(territoryMaps.tooltip, {sticky: true, className: "tm-tip"})
+  .addTo({{ this._parent.get_name() }});
 {% endmacro %}
 """
     )

@@ -30,7 +30,7 @@ from maps.layers import (
 from maps.offline import external_references, make_offline
 from maps.run_files import normalise_assignments, normalise_reps, read_run
 from maps.styling import UNCOVERED_COLOUR, greedy_colours
-from maps.territories import build_territories
+from maps.territories import Territories, build_territories
 from maps.text import esc
 from maps.widgets import Legend, SummaryPanel, summary_rows
 
@@ -106,7 +106,7 @@ def rep_groups(rep_ids: list[str], reps: pd.DataFrame) -> list[RepGroup]:
         for rep in rep_ids:
             label = (district[rep] or NO_DISTRICT) if rep in district else NOT_IN_SUMMARY
             members[label].append(rep)
-        return [RepGroup(label, sorted(reps_)) for label, reps_ in sorted(members.items())]
+        return [RepGroup(label, sorted(group)) for label, group in sorted(members.items())]
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     return [RepGroup(f"{rep} {names.get(rep, '')}".strip(), [rep]) for rep in sorted(rep_ids)]
 
@@ -132,7 +132,6 @@ def assemble_map(
     territories = build_territories(accounts)
     colours = greedy_colours(rep_ids, territories.neighbours)
     by_rep = {str(rep): rows for rep, rows in accounts.groupby("rep_id", sort=True)}
-    counts = {rep: len(rows) for rep, rows in by_rep.items() if rep}
 
     m = folium.Map(
         location=_centre(accounts, reps),
@@ -148,43 +147,53 @@ def assemble_map(
     if tiles:
         _tile_layer(tiles).add_to(m)
 
-    for group in rep_groups(rep_ids, reps):
+    groups = rep_groups(rep_ids, reps)
+    for group in groups:
         layer_group = folium.FeatureGroup(name=esc(group.label)).add_to(m)
-        shapes = {rep: territories.shapes[rep] for rep in group.reps if rep in territories.shapes}
-        if shapes:
-            features = territory_features(shapes, reps, colours, counts)
-            AreaLayer(collection(features), TERRITORY_STYLE, {"kind": "territories"}).add_to(
-                layer_group
-            )
-        for rep in group.reps:
-            features = account_features(by_rep.get(rep, accounts.iloc[:0]))
-            if features:
-                style = {**ACCOUNT_STYLE, "fillColor": colours[rep]}
-                meta = {"kind": "accounts", "rep": esc(rep)}
-                PointLayer(collection(features), style, meta, "AccountLayer").add_to(layer_group)
-        homes = home_features(reps[reps["rep_id"].isin(group.reps)], colours)
-        if homes:
-            PointLayer(collection(homes), HOME_STYLE, {"kind": "homes"}, "HomeLayer").add_to(
-                layer_group
-            )
-
-    uncovered = account_features(by_rep.get("", accounts.iloc[:0]))
+        _add_group_layers(layer_group, group, by_rep, reps, territories, colours)
+    uncovered = account_features(by_rep[""]) if "" in by_rep else []
     if uncovered:
         layer_group = folium.FeatureGroup(name="Uncovered accounts").add_to(m)
         style = {**ACCOUNT_STYLE, "fillColor": UNCOVERED_COLOUR}
-        PointLayer(collection(uncovered), style, {"kind": "uncovered"}, "UncoveredLayer").add_to(
-            layer_group
-        )
+        meta = {"kind": "uncovered"}
+        PointLayer(collection(uncovered), style, meta, "UncoveredLayer").add_to(layer_group)
 
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     legend = [(colours[rep], esc(f"{rep} {names.get(rep, '')}".strip())) for rep in rep_ids]
     Legend(legend).add_to(m)
     SummaryPanel(esc(title), summary_rows(run_info, accounts, reps)).add_to(m)
-    folium.LayerControl(collapsed=len(rep_groups(rep_ids, reps)) > 12).add_to(m)
+    folium.LayerControl(collapsed=len(groups) > 12).add_to(m)
     bounds = _bounds(accounts, reps)
     if bounds is not None:
         m.fit_bounds(bounds, padding=(10, 10))
     return m
+
+
+def _add_group_layers(
+    layer_group: folium.FeatureGroup,
+    group: RepGroup,
+    by_rep: dict[str, pd.DataFrame],
+    reps: pd.DataFrame,
+    territories: Territories,
+    colours: dict[str, str],
+) -> None:
+    """Territories, then one account layer per rep, then home bases (drawing order)."""
+    shapes = {rep: territories.shapes[rep] for rep in group.reps if rep in territories.shapes}
+    if shapes:
+        counts = {rep: len(by_rep[rep]) if rep in by_rep else 0 for rep in shapes}
+        features = territory_features(shapes, reps, colours, counts)
+        meta = {"kind": "territories"}
+        AreaLayer(collection(features), TERRITORY_STYLE, meta).add_to(layer_group)
+    for rep in group.reps:
+        features = account_features(by_rep[rep]) if rep in by_rep else []
+        if features:
+            style = {**ACCOUNT_STYLE, "fillColor": colours[rep]}
+            meta = {"kind": "accounts", "rep": esc(rep)}
+            PointLayer(collection(features), style, meta, "AccountLayer").add_to(layer_group)
+    homes = home_features(reps[reps["rep_id"].isin(group.reps)], colours)
+    if homes:
+        meta = {"kind": "homes"}
+        PointLayer(collection(homes), HOME_STYLE, meta, "HomeLayer").add_to(layer_group)
 
 
 def _tile_layer(tiles: str) -> folium.TileLayer:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import math
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,11 +77,31 @@ class SolveReport:
     raw_status: str
 
 
+@contextlib.contextmanager
+def stdout_silenced() -> Iterator[None]:
+    """Keep solver banners off stdout (it carries our reports); works at the descriptor level."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def run_solver(prob: pulp.LpProblem, solver: Any) -> SolveReport:
     """Solve and read the solver's own status (PuLP alone reports time-limited runs as optimal)."""
     start = time.perf_counter()
     try:
-        prob.solve(solver)
+        with stdout_silenced():
+            prob.solve(solver)
     except pulp.PulpSolverError as exc:
         return SolveReport(ERROR, False, None, None, time.perf_counter() - start, str(exc))
     seconds = time.perf_counter() - start

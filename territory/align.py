@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -170,4 +171,43 @@ def score_current(inputs: AlignmentInputs, params: AlignParams | None = None) ->
     plan = Plan(inputs, params, assignment, facts_of(inputs), None)
     costs = PairCosts(inputs, params)
     plan.objective = plan_objective(costs, assignment)
+    return plan
+
+
+def score_plan_file(
+    inputs: AlignmentInputs, path: str | Path, params: AlignParams | None = None
+) -> Plan:
+    """Score a plan read from a run directory or an ``account_id, rep_id`` file."""
+    from territory.errors import InputError, Problem
+    from territory.readers import read_table
+
+    params = params or AlignParams()
+    path = Path(path)
+    if path.is_dir():
+        path = path / "assignments.csv"
+    table = read_table(path)
+    frame = table.frame
+    missing = [c for c in ("account_id", "rep_id") if c not in frame.columns]
+    if missing:
+        raise InputError([Problem(table.source, f"lacks column(s) {', '.join(missing)}.",
+                                  hint="a plan file needs account_id and rep_id columns.")])
+    acc_pos = {a: i for i, a in enumerate(inputs.accounts["account_id"])}
+    rep_pos = {r: i for i, r in enumerate(inputs.reps["rep_id"])}
+    problems: list[Problem] = []
+    assignment = np.full(inputs.n_accounts, -1, dtype=np.int64)
+    ids = frame["account_id"].astype(str).str.strip().to_numpy()
+    reps = frame["rep_id"].fillna("").astype(str).str.strip().to_numpy()
+    for row, (acc, rep) in enumerate(zip(ids, reps, strict=True)):
+        if acc not in acc_pos:
+            problems.append(Problem(table.source, f"account '{acc[:60]}' is not in the accounts "
+                                    "file.", row=table.row_number(row), column="account_id"))
+        elif rep and rep not in rep_pos:
+            problems.append(Problem(table.source, f"rep '{rep[:60]}' is not on the roster.",
+                                    row=table.row_number(row), column="rep_id"))
+        elif rep:
+            assignment[acc_pos[acc]] = rep_pos[rep]
+    if problems:
+        raise InputError(problems)
+    plan = Plan(inputs, params, assignment, facts_of(inputs, assignment >= 0), None)
+    plan.objective = plan_objective(PairCosts(inputs, params), assignment)
     return plan

@@ -1,0 +1,330 @@
+"""The ``territory`` command line: a thin shell over the Python API.
+
+Every error a user can cause ends as a message and an exit code (0 ok, 2 bad input or usage,
+3 no feasible plan, 1 unexpected failure); never as a traceback unless TERRITORY_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from territory import __version__
+from territory.columns import ACCOUNT_FIELDS, REP_FIELDS, ColumnMap, parse_remaps
+from territory.errors import TerritoryError, UsageError
+
+EXIT_INFEASIBLE = 3
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+
+
+class Phases:
+    """Progress on stderr: one line per phase with its duration."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.start = time.perf_counter()
+        self.last = self.start
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, phase: str, detail: str) -> None:
+        now = time.perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + now - self.last
+        self.last = now
+        if not self.quiet:
+            err.print(
+                f"[dim]{now - self.start:7.2f}s[/dim] [bold]{phase:<10}[/bold] {escape(detail)}"
+            )
+
+
+def _columns(account_col: tuple[str, ...], rep_col: tuple[str, ...]) -> ColumnMap:
+    return ColumnMap(
+        accounts=parse_remaps(account_col, ACCOUNT_FIELDS, "--account-col"),
+        reps=parse_remaps(rep_col, REP_FIELDS, "--rep-col"),
+    )
+
+
+def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--accounts, --reps and the column remaps, shared by every command that reads inputs."""
+    options = [
+        click.option("--accounts", "-a", required=True, type=click.Path(path_type=Path),
+                     help="Accounts file (CSV, Parquet, GeoJSON, GeoPackage, ...)."),
+        click.option("--reps", "-r", required=True, type=click.Path(path_type=Path),
+                     help="Rep roster file."),
+        click.option("--account-col", multiple=True, metavar="FIELD=COLUMN",
+                     help="Read an account field from another column, e.g. potential=Sales."),
+        click.option("--rep-col", multiple=True, metavar="FIELD=COLUMN",
+                     help="Read a rep field from another column, e.g. rep_id=Territory."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="territory")
+def cli() -> None:
+    """Balanced, compact, low-disruption sales territories with a proven bound."""
+
+
+@cli.command()
+@input_options
+def validate(accounts: Path, reps: Path, account_col: tuple[str, ...], rep_col: tuple[str, ...]) -> None:
+    """Check the inputs without optimising: exit 0 when usable, 2 with every problem listed."""
+    from territory.inputs import load_inputs
+
+    inputs = load_inputs(accounts, reps, _columns(account_col, rep_col))
+    for warning in inputs.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    out.print(
+        f"OK: {inputs.n_accounts:,} accounts and {inputs.n_reps:,} reps are valid"
+        f" (workload: {'yes' if inputs.has_workload else 'no'}, current alignment: "
+        f"{'yes' if inputs.has_current else 'no'}, capacities: "
+        f"{'yes' if inputs.has_capacity else 'no'})."
+    )
+
+
+def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--tolerance", type=float, default=0.05, show_default=True,
+                     help="Potential band: every rep within ±this share of its target."),
+        click.option("--workload-tolerance", type=float, default=0.10, show_default=True,
+                     help="Workload band (used when accounts have a workload column)."),
+        click.option("--no-workload-band", is_flag=True, help="Do not balance workload."),
+        click.option("--max-moved", type=float, default=None,
+                     help="Cap on the share of total potential that changes rep, e.g. 0.1."),
+        click.option("--move-penalty", type=float, default=0.0, show_default=True,
+                     help="Cost per unit of moved potential, in distance units (km or minutes)."),
+        click.option("--max-distance", type=float, default=None,
+                     help="Farthest an account may be from its rep (km, or minutes with a "
+                          "travel-time table); unreachable accounts are reported uncovered."),
+        click.option("--distance", type=click.Choice(["great_circle", "squared"]),
+                     default="great_circle", show_default=True,
+                     help="Objective distance: great-circle, or squared (moment of inertia)."),
+        click.option("--weighting", type=click.Choice(["potential", "workload", "none"]),
+                     default="potential", show_default=True,
+                     help="What weights each account's distance in the objective."),
+        click.option("--travel-times", type=click.Path(path_type=Path), default=None,
+                     help="Table rep_id, account_id, minutes used instead of distances."),
+        click.option("--solver", default="HiGHS", show_default=True,
+                     help="PuLP solver name (see `territory solvers`)."),
+        click.option("--time-limit", type=float, default=120.0, show_default=True,
+                     help="Wall-clock limit for the optimisation, seconds."),
+        click.option("--gap", type=float, default=0.005, show_default=True,
+                     help="Stop once the plan is within this share of the lower bound."),
+        click.option("--mip", type=click.Choice(["auto", "always", "never"]), default="auto",
+                     show_default=True,
+                     help="Run the exact MILP after LP+repair: when the gap is above --gap "
+                          "(auto), always, or never."),
+        click.option("--candidates", type=int, default=8, show_default=True,
+                     help="Nearest reps per account to start from (more are priced in)."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed recorded with the run (the solve is deterministic)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _params(options: dict[str, Any]) -> Any:
+    """AlignParams from command-line options; options not given keep the defaults."""
+    from dataclasses import fields
+
+    from territory.params import AlignParams
+
+    names = {f.name for f in fields(AlignParams)}
+    chosen = {k: v for k, v in options.items() if k in names}
+    if options.get("no_workload_band"):
+        chosen["workload_tolerance"] = None
+    return AlignParams(**chosen)
+
+
+def run_align(
+    accounts: Path,
+    reps: Path,
+    out_dir: Path,
+    columns: ColumnMap,
+    options: dict[str, Any],
+    draw_map: bool,
+    quiet: bool,
+) -> int:
+    """Load, optimise, write; returns the exit code."""
+    from territory.align import align
+    from territory.inputs import InputFile, load_inputs, sha256_of
+    from territory.readers import read_table
+    from territory.report import print_plan
+    from territory.run_files import check_out_dir
+    from territory.runs import save_run
+
+    phases = Phases(quiet)
+    params = _params(options)
+    check_out_dir(out_dir)
+    inputs = load_inputs(accounts, reps, columns)
+    phases("load", f"{inputs.n_accounts:,} accounts, {inputs.n_reps:,} reps")
+    for warning in inputs.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    travel = None
+    if options.get("travel_times") is not None:
+        path = options["travel_times"]
+        table = read_table(path)
+        travel = table.frame
+        inputs.files["travel_times"] = InputFile(str(path), sha256_of(Path(path)), len(travel))
+    plan = align(inputs, params, travel_times=travel, progress=phases)
+    for reason in plan.prechecks:
+        err.print(f"[red]infeasible:[/red] {escape(reason)}")
+    save_run(plan, out_dir, draw_map=draw_map)
+    phases("write", f"run written to {out_dir}")
+    print_plan(out, plan, out_dir)
+    if plan.status == "infeasible":
+        return EXIT_INFEASIBLE
+    return 1 if plan.status == "error" else 0
+
+
+@cli.command()
+@input_options
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Run directory to write (created; an old run there is replaced).")
+@align_options
+@click.option("--no-map", is_flag=True, help="Do not draw map.html.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+def align(
+    accounts: Path,
+    reps: Path,
+    account_col: tuple[str, ...],
+    rep_col: tuple[str, ...],
+    out_dir: Path,
+    no_map: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Optimise the alignment and write a run directory."""
+    code = run_align(
+        accounts, reps, out_dir, _columns(account_col, rep_col), options, not no_map, quiet
+    )
+    sys.exit(code)
+
+
+@cli.command()
+@input_options
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
+              help="A run directory or assignments file (account_id, rep_id) to score; "
+                   "default: the current alignment (current_rep).")
+@click.option("--tolerance", type=float, default=0.05, show_default=True)
+@click.option("--workload-tolerance", type=float, default=0.10, show_default=True)
+@click.option("--csv", "csv_out", type=click.Path(path_type=Path), default=None,
+              help="Also write the per-rep table to this CSV file.")
+def summary(
+    accounts: Path,
+    reps: Path,
+    account_col: tuple[str, ...],
+    rep_col: tuple[str, ...],
+    plan_path: Path | None,
+    tolerance: float,
+    workload_tolerance: float,
+    csv_out: Path | None,
+) -> None:
+    """Score a plan (the current alignment by default) with the same metrics, no optimising."""
+    from territory.align import score_current, score_plan_file
+    from territory.inputs import load_inputs
+    from territory.params import AlignParams
+    from territory.report import print_plan
+    from territory.run_files import write_csv
+
+    inputs = load_inputs(accounts, reps, _columns(account_col, rep_col))
+    for warning in inputs.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    params = AlignParams(tolerance=tolerance, workload_tolerance=workload_tolerance)
+    plan = score_plan_file(inputs, plan_path, params) if plan_path else score_current(inputs, params)
+    print_plan(out, plan, None, title="current alignment" if plan_path is None else str(plan_path))
+    if csv_out is not None:
+        write_csv(plan.rep_summary(), csv_out)
+
+
+@cli.command()
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path),
+              default=Path("territory-demo"), show_default=True, help="Run directory to write.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+def demo(out_dir: Path, quiet: bool) -> None:
+    """The whole job on the bundled sample data: score today's plan, optimise, write, map."""
+    import sample_data
+    from territory.align import score_current
+    from territory.inputs import load_inputs
+    from territory.report import print_plan
+
+    inputs = load_inputs(sample_data.ACCOUNTS, sample_data.REPS)
+    print_plan(out, score_current(inputs), None, title="today's alignment (sample data)",
+               reps_table=False)
+    code = run_align(sample_data.ACCOUNTS, sample_data.REPS, out_dir, ColumnMap(), {}, True, quiet)
+    out.print(f"\nOpen {out_dir / 'map.html'} in a browser to see the plan.")
+    sys.exit(code)
+
+
+@cli.command()
+def solvers() -> None:
+    """List the solver back-ends PuLP can use here."""
+    from solvers.backends import available_solvers
+
+    for name, version in available_solvers().items():
+        out.print(f"{name}\t{version}")
+
+
+@cli.command(name="map")
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="HTML file to write (default RUN_DIR/map.html); with --by, a directory.")
+@click.option("--by", type=click.Choice(["district"]), default=None,
+              help="One map per district plus an index.html.")
+@click.option("--tiles", type=click.Choice(["none", "osm"]), default="none", show_default=True,
+              help="Add a web basemap (needs network when viewing).")
+def map_command(run_dir: Path, output: Path | None, by: str | None, tiles: str) -> None:
+    """Draw a run as a self-contained HTML map (or one per district)."""
+    from maps import write_district_maps, write_map
+    from territory.run_files import is_run_dir
+
+    if not is_run_dir(run_dir):
+        raise UsageError(f"{run_dir} is not a run directory (no run.json).")
+    tile_arg = None if tiles == "none" else tiles
+    if by == "district":
+        target = output or run_dir / "district_maps"
+        files = write_district_maps(run_dir, target, tiles=tile_arg)
+        out.print(f"wrote {len(files)} files to {target} (open {target / 'index.html'})")
+    else:
+        target = output or run_dir / "map.html"
+        write_map(run_dir, target, tiles=tile_arg)
+        out.print(f"wrote {target}")
+
+
+def main() -> None:
+    """Entry point: run the CLI and turn every failure into a message and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted.")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was written.")
+        sys.exit(130)
+    except TerritoryError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # the last line of defence: a message, not a traceback
+        if os.environ.get("TERRITORY_DEBUG"):
+            raise
+        err.print(
+            f"[red]unexpected failure:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
+            "This is a bug in territory; rerun with TERRITORY_DEBUG=1 for details and report it."
+        )
+        sys.exit(1)

@@ -1,0 +1,148 @@
+"""Turn a plan into the contract's run directory, after checking it keeps its promises."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from territory import __version__
+from territory.align import Plan
+from territory.errors import TerritoryError
+from territory.metrics import rep_totals, within_band
+from territory.run_files import write_csv, write_json, write_run_dir
+
+FEASIBLE_STATUSES = ("optimal", "feasible", "time_limit")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def verify_claims(plan: Plan) -> list[str]:
+    """Re-check a plan from its assignment alone; returns what it fails to honour.
+
+    A plan with a feasible status must meet every band, capacity and lock, respect the moved
+    cap and cover every account some rep may serve.
+    """
+    if plan.status not in FEASIBLE_STATUSES:
+        return []
+    failures: list[str] = []
+    params, facts, a = plan.params, plan.facts, plan.assignment
+    metrics = plan.metrics()
+    table = plan.rep_summary()
+    if not within_band(table["potential_index"].to_numpy(), params.tolerance, slack=1e-5):
+        failures.append("a rep's potential index is outside the tolerance band")
+    if plan.inputs.has_workload and params.workload_tolerance is not None and not within_band(
+        table["workload_index"].to_numpy(), params.workload_tolerance, slack=1e-5
+    ):
+        failures.append("a rep's workload index is outside the workload band")
+    work = rep_totals(a, facts.workload, facts.n_reps)
+    if np.any(work > facts.capacity * (1 + 1e-9) + 1e-9):
+        failures.append("a rep's workload exceeds its capacity")
+    locked = plan.inputs.locked
+    if np.any((locked >= 0) & (a != locked)):
+        failures.append("a locked account is not with its locked rep")
+    if np.any(facts.coverable & (a < 0)):
+        failures.append("a coverable account is left uncovered")
+    if params.max_moved is not None and plan.inputs.has_current:
+        share = metrics["moved_potential_share"] or 0.0
+        if share > params.max_moved + 1e-9:
+            failures.append("the moved potential exceeds --max-moved")
+    return failures
+
+
+def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None = None) -> dict:
+    """The content of ``run.json``; timings sit in their own field so runs can be compared."""
+    outcome = plan.outcome
+    metrics = plan.metrics()
+    record: dict[str, Any] = {
+        "territory_version": __version__,
+        "command": command,
+        "inputs": {role: vars(f) for role, f in plan.inputs.files.items()},
+        "columns": plan.inputs.columns.as_dict(),
+        "parameters": plan.params.as_dict(),
+        "solver": {
+            "name": outcome.solver if outcome else None,
+            "version": _version("highspy") if outcome and outcome.solver == "HiGHS" else None,
+            "pulp_version": _version("pulp"),
+        },
+        "status": plan.status,
+        "message": outcome.message if outcome else "scored without optimisation",
+        "objective": plan.objective,
+        "objective_unit": _objective_unit(plan),
+        "lower_bound": outcome.lower_bound if outcome else None,
+        "gap": outcome.gap if outcome else None,
+        "potential_index_range": [metrics["potential_index_min"], metrics["potential_index_max"]],
+        "workload_index_range": [metrics["workload_index_min"], metrics["workload_index_max"]]
+        if plan.inputs.has_workload
+        else None,
+        "moved_potential_share": metrics["moved_potential_share"],
+        "uncovered_accounts": metrics["uncovered_accounts"],
+        "potential_target_basis": "FTE share of the potential of accounts some rep may serve",
+        "metrics": metrics,
+        "prechecks": plan.prechecks,
+        "infeasibility": outcome.infeasibility if outcome else None,
+        "warnings": plan.inputs.warnings,
+    }
+    if outcome is not None:
+        mip = dict(outcome.mip) if outcome.mip else None
+        mip_seconds = mip.pop("seconds", None) if mip else None
+        record["model"] = {
+            "lp_objective": outcome.lp_objective,
+            "pricing_rounds": outcome.pricing_rounds,
+            "candidate_pairs": outcome.candidate_pairs,
+            "split_accounts_in_lp": outcome.split_accounts,
+            "mip": mip,
+        }
+        timings = {k: round(v, 4) for k, v in plan.timings.items()}
+        if mip_seconds is not None:
+            timings["mip_solver"] = mip_seconds
+        record["timings_s"] = timings
+    if extra:
+        record.update(extra)
+    return record
+
+
+def _objective_unit(plan: Plan) -> str:
+    weight = {"potential": "potential", "workload": "workload", "none": "account"}
+    unit = "minutes" if plan.inputs.files.get("travel_times") else "km"
+    if plan.params.distance == "squared":
+        unit += "²"
+    return f"{weight[plan.params.weighting]} × {unit}"
+
+
+def save_run(
+    plan: Plan,
+    out_dir: Path,
+    *,
+    draw_map: bool = True,
+    tiles: str | None = None,
+    timings: dict[str, float] | None = None,
+) -> Path:
+    """Verify the plan and write ``assignments.csv``, ``rep_summary.csv``, ``run.json`` and
+    ``map.html`` atomically."""
+    failures = verify_claims(plan)
+    if failures:
+        raise TerritoryError(
+            "internal check failed, the plan does not honour its status: " + "; ".join(failures)
+        )
+    record = run_record(plan)
+    if timings:
+        record.setdefault("timings_s", {}).update({k: round(v, 4) for k, v in timings.items()})
+
+    def writer(tmp: Path) -> None:
+        write_csv(plan.assignments(), tmp / "assignments.csv")
+        write_csv(plan.rep_summary(), tmp / "rep_summary.csv")
+        write_json(record, tmp / "run.json")
+        if draw_map:
+            from maps import write_map
+
+            write_map(tmp, tmp / "map.html", tiles=tiles)
+
+    return write_run_dir(Path(out_dir), writer)
