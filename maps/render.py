@@ -149,14 +149,16 @@ def assemble_map(
 
     groups = rep_groups(rep_ids, reps)
     for group in groups:
-        layer_group = folium.FeatureGroup(name=esc(group.label)).add_to(m)
+        layer_group = folium.FeatureGroup(name=esc(group.label))
+        layer_group.add_to(m)
         _add_group_layers(layer_group, group, by_rep, reps, territories, colours)
     uncovered = account_features(by_rep[""]) if "" in by_rep else []
     if uncovered:
-        layer_group = folium.FeatureGroup(name="Uncovered accounts").add_to(m)
+        uncovered_group = folium.FeatureGroup(name="Uncovered accounts")
+        uncovered_group.add_to(m)
         style = {**ACCOUNT_STYLE, "fillColor": UNCOVERED_COLOUR}
         meta = {"kind": "uncovered"}
-        PointLayer(collection(uncovered), style, meta, "UncoveredLayer").add_to(layer_group)
+        PointLayer(collection(uncovered), style, meta, "UncoveredLayer").add_to(uncovered_group)
 
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     legend = [(colours[rep], esc(f"{rep} {names.get(rep, '')}".strip())) for rep in rep_ids]

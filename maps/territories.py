@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.errors
 from shapely.geometry.base import BaseGeometry
 
 GRID = 1e-5  # output precision in degrees (about a metre)
@@ -88,21 +89,24 @@ def _voronoi_cells(sites: np.ndarray, area: BaseGeometry) -> np.ndarray:
     """One Voronoi cell per site, in site order, covering at least ``area``."""
     if len(sites) == 1:
         return np.array([area], dtype=object)
-    diagram = shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=area, ordered=True)
+    multipoint = shapely.multipoints(sites)
+    try:
+        diagram = shapely.voronoi_polygons(multipoint, extend_to=area, ordered=True)
+        ordered = True
+    except (TypeError, shapely.errors.UnsupportedGEOSVersionError):  # shapely<2.1, GEOS<3.12
+        diagram = shapely.voronoi_polygons(multipoint, extend_to=area)
+        ordered = False
     cells = np.asarray(shapely.get_parts(diagram))
-    if len(cells) == len(sites):
+    if ordered and len(cells) == len(sites):
         return cells
-    # Very close sites can be merged by GEOS; fall back to locating each site.
-    tree = shapely.STRtree(cells)
-    site_index, cell_index = tree.query(sites, predicate="intersects")
-    owner = np.full(len(sites), -1)
-    owner[site_index[::-1]] = cell_index[::-1]
-    result = np.empty(len(sites), dtype=object)
-    seen: set[int] = set()
-    for i, cell in enumerate(owner):
-        empty = cell < 0 or int(cell) in seen
-        result[i] = shapely.Polygon() if empty else cells[cell]
-        seen.add(int(cell))
+    # Unordered output, or GEOS merged nearly coincident sites: locate each site's cell.
+    result = np.array([shapely.Polygon() for _ in sites], dtype=object)
+    taken: set[int] = set()
+    site_index, cell_index = shapely.STRtree(cells).query(sites, predicate="intersects")
+    for site, cell in zip(site_index.tolist(), cell_index.tolist(), strict=True):
+        if cell not in taken and result[site].is_empty:
+            result[site] = cells[cell]
+            taken.add(cell)
     return result
 
 

@@ -120,7 +120,9 @@ def price(
         order = np.lexsort((cols, values, rows))  # per account, most negative first
         rows, cols = rows[order], cols[order]
         first = np.r_[True, rows[1:] != rows[:-1]]
-        rank = np.arange(len(rows)) - np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+        rank = np.arange(len(rows)) - np.maximum.accumulate(
+            np.where(first, np.arange(len(rows)), 0)
+        )
         keep = rank < per_account
         new_a.append(a[rows[keep]])
         new_r.append(cols[keep])
@@ -154,3 +156,21 @@ def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
         return np.zeros(len(keys), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
     return sorted_keys[pos] == keys
+
+
+def all_pairs(model: BalancedAssignment, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every allowed pair of the active accounts, or None when there are more than ``limit``."""
+    k = model.n_reps
+    out_a, out_r, count = [], [], 0
+    for a, costs in model.costs.blocks():
+        active = model.active[a]
+        rows, cols = np.nonzero(np.isfinite(costs[active]))
+        count += len(rows)
+        if count > limit:
+            return None
+        out_a.append(a[active][rows])
+        out_r.append(cols)
+    if not out_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    keys = np.unique(np.concatenate(out_a).astype(np.int64) * k + np.concatenate(out_r))
+    return keys // k, keys % k

@@ -51,9 +51,11 @@ class Violation:
             self.p_scale[rep]
         )
         if self.w_lo is not None:
-            v = v + (
-                np.maximum(self.w_lo[rep] - work, 0) + np.maximum(work - self.w_hi[rep], 0)
-            ) / self.w_scale[rep]
+            v = (
+                v
+                + (np.maximum(self.w_lo[rep] - work, 0) + np.maximum(work - self.w_hi[rep], 0))
+                / self.w_scale[rep]
+            )
         over = np.where(np.isfinite(self.cap[rep]), np.maximum(work - self.cap[rep], 0), 0)
         return v + over / self.cap_scale[rep]
 
@@ -64,7 +66,9 @@ class Violation:
 
     def total(self, loads: Loads) -> float:
         reps = np.arange(self.model.n_reps)
-        return float(self.rep(reps, loads.potential, loads.workload).sum() + self.moved(loads.moved))
+        return float(
+            self.rep(reps, loads.potential, loads.workload).sum() + self.moved(loads.moved)
+        )
 
 
 def loads_of(model: BalancedAssignment, assignment: np.ndarray) -> Loads:
@@ -77,7 +81,9 @@ def loads_of(model: BalancedAssignment, assignment: np.ndarray) -> Loads:
     return Loads(pot, work, moved)
 
 
-def round_largest(n_accounts: int, pair_a: np.ndarray, pair_r: np.ndarray, x: np.ndarray) -> np.ndarray:
+def round_largest(
+    n_accounts: int, pair_a: np.ndarray, pair_r: np.ndarray, x: np.ndarray
+) -> np.ndarray:
     """Give each account to the rep holding its largest share (ties: lowest rep index)."""
     assignment = np.full(n_accounts, -1, dtype=np.int64)
     order = np.lexsort((pair_r, -x, pair_a))

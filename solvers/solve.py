@@ -31,7 +31,7 @@ from solvers.backends import (
     run_solver,
 )
 from solvers.formulation import BalancedAssignment, Phase, build_problem
-from solvers.pricing import Duals, price, read_duals
+from solvers.pricing import Duals, all_pairs, pairs_below, price, read_duals
 from solvers.repair import Violation, loads_of, repair, round_largest
 
 MIP_MAX_PAIRS = 150_000
@@ -113,14 +113,32 @@ def column_generation(
             built.prob, make_solver(solver, mip=False, time_limit=max(clock.left(), 1.0))
         )
         if report.status == INFEASIBLE:
-            return LPResult(INFEASIBLE, None, bound, pair_a, pair_r, np.zeros(len(pair_a)), None,
-                            round_no, False)
+            return LPResult(
+                INFEASIBLE,
+                None,
+                bound,
+                pair_a,
+                pair_r,
+                np.zeros(len(pair_a)),
+                None,
+                round_no,
+                False,
+            )
         if report.status != OPTIMAL:
             if last is not None:
                 last.status = report.status
                 return last
-            return LPResult(report.status, None, bound, pair_a, pair_r, np.zeros(len(pair_a)),
-                            None, round_no, False)
+            return LPResult(
+                report.status,
+                None,
+                bound,
+                pair_a,
+                pair_r,
+                np.zeros(len(pair_a)),
+                None,
+                round_no,
+                False,
+            )
         duals = read_duals(model, built)
         keys = _pair_keys(pair_a, pair_r, k)
         priced = price(model, duals, phase, keys)
@@ -158,14 +176,12 @@ def column_generation(
     return last
 
 
-def _integral(
-    model: BalancedAssignment, lp: LPResult, repair_cost: bool = True
-) -> tuple[np.ndarray, int]:
+def _integral(model: BalancedAssignment, lp: LPResult) -> tuple[np.ndarray, int]:
+    """Round the LP and repair it; also count the accounts the LP split between reps."""
     assignment = round_largest(model.n_accounts, lp.pair_a, lp.pair_r, lp.x)
     split = int(np.sum(np.bincount(lp.pair_a[lp.x > 1e-6], minlength=model.n_accounts) > 1))
-    cost = model.costs.cost(lp.pair_a, lp.pair_r) if repair_cost else np.zeros(len(lp.pair_a))
-    assignment = repair(model, assignment, lp.pair_a, lp.pair_r, cost, improve=repair_cost)
-    return assignment, split
+    cost = model.costs.cost(lp.pair_a, lp.pair_r)
+    return repair(model, assignment, lp.pair_a, lp.pair_r, cost), split
 
 
 def plan_cost(model: BalancedAssignment, assignment: np.ndarray) -> float:
@@ -198,83 +214,103 @@ def solve_balanced_assignment(
 
     t = time.perf_counter()
     lp = column_generation(model, solver, a0, r0, "cost", clock, progress)
-    infeasibility = None
     if lp.status == INFEASIBLE:
-        lp, infeasibility = _elastic(model, solver, a0, r0, clock, progress)
+        lp = _feasible_candidates(model, solver, a0, r0, clock, progress)
     timings["lp"] = time.perf_counter() - t
-    if lp.status in (ERROR,) or lp.duals is None and infeasibility is None:
-        return SolveOutcome(
-            np.full(model.n_accounts, -1), ERROR, None, None, None,
-            "the LP solver failed; try another solver with --solver.", solver, timings=timings,
+    candidate_pairs = {"initial": int(len(a0)), "final": int(len(lp.pair_a))}
+    if lp.status == INFEASIBLE:
+        return _infeasible(
+            model, solver, lp, "the LP relaxation", clock, progress, timings, candidate_pairs
         )
-    if infeasibility is not None and infeasibility.get("plan") is None:
+    if lp.duals is None:
         return SolveOutcome(
-            np.full(model.n_accounts, -1), INFEASIBLE, None, None, None,
-            infeasibility["reason"], solver, infeasibility=infeasibility, timings=timings,
+            np.full(model.n_accounts, -1),
+            ERROR,
+            None,
+            None,
+            None,
+            f"the LP solver stopped without a solution ({lp.status}); try --solver or a longer "
+            "--time-limit.",
+            solver,
+            timings=timings,
         )
-    work_model = infeasibility["model"] if infeasibility else model
 
     t = time.perf_counter()
-    assignment, split = _integral(work_model, lp, repair_cost=infeasibility is None or
-                                  infeasibility.get("widened", False))
+    assignment, split = _integral(model, lp)
     timings["repair"] = time.perf_counter() - t
     objective = plan_cost(model, assignment)
     bound = lp.bound
-    residual = Violation(work_model).total(loads_of(work_model, assignment))
+    feasible = _meets_all(model, assignment)
     progress("repair", f"{split} split accounts rounded; objective {objective:,.6g}")
 
     mip_record = None
-    candidate_pairs = {"initial": int(len(a0)), "final": int(len(lp.pair_a))}
-    if infeasibility is None:
-        current_gap = _gap(objective, bound) if residual <= 1e-9 else np.inf
-        want_mip = mip == "always" or (mip == "auto" and current_gap > gap)
-        if want_mip and lp.duals is not None and clock.left() > 2:
-            t = time.perf_counter()
-            assignment, objective, bound, mip_record = _mip(
-                model, solver, lp, assignment, objective if residual <= 1e-9 else None,
-                bound, gap, clock, progress,
+    current_gap = _gap(objective, bound) if feasible else np.inf
+    want_mip = mip == "always" or (mip == "auto" and current_gap > gap)
+    if want_mip and clock.left() > 1:
+        t = time.perf_counter()
+        assignment, objective, bound, mip_record = _mip(
+            model,
+            solver,
+            lp,
+            assignment,
+            objective if feasible else None,
+            bound,
+            gap,
+            clock,
+            progress,
+        )
+        feasible = _meets_all(model, assignment)
+        timings["mip"] = time.perf_counter() - t
+        if not feasible and mip_record.get("proved_infeasible"):
+            return _infeasible(
+                model,
+                solver,
+                lp,
+                "the MILP over every allowed pair",
+                clock,
+                progress,
+                timings,
+                candidate_pairs,
             )
-            residual = Violation(model).total(loads_of(model, assignment))
-            timings["mip"] = time.perf_counter() - t
 
-    if infeasibility is not None:
-        status = INFEASIBLE
-        message = infeasibility["reason"]
-        final_gap = None
-        bound_out: float | None = None
-    elif residual > 1e-9:
-        status = INFEASIBLE if lp.status == OPTIMAL else lp.status
-        message = "no integral plan meeting every band was found from the LP; see the report."
-        final_gap, bound_out = None, bound
-    else:
-        final_gap = _gap(objective, bound)
-        bound_out = bound
-        timed_out = lp.status == TIME_LIMIT or (mip_record or {}).get("status") == TIME_LIMIT
-        if final_gap <= OPTIMAL_GAP:
-            status, message = OPTIMAL, "optimal: the plan's cost equals the lower bound."
-        elif timed_out:
-            status = TIME_LIMIT
-            message = f"time limit reached; best plan within {final_gap:.3%} of the lower bound."
-        else:
-            status = FEASIBLE
-            message = f"plan within {final_gap:.3%} of the full model's lower bound."
-    return SolveOutcome(
-        assignment=assignment,
-        status=status,
-        objective=objective,
-        lower_bound=bound_out,
-        gap=final_gap,
-        message=message,
+    common = dict(
         solver=solver,
         lp_objective=lp.objective,
         pricing_rounds=lp.rounds,
         candidate_pairs=candidate_pairs,
         split_accounts=split,
         mip=mip_record,
-        infeasibility={k: v for k, v in (infeasibility or {}).items() if k not in ("model", "plan")}
-        or None,
         timings=timings,
     )
+    if not feasible:
+        return SolveOutcome(
+            assignment,
+            ERROR,
+            objective,
+            bound,
+            None,
+            "no plan meeting every band was found (the LP is feasible, rounding and repair were "
+            "not enough"
+            + ("" if mip != "never" else ", and --mip never skipped the MILP")
+            + "); the plan written is the closest found.",
+            **common,
+        )
+    final_gap = _gap(objective, bound)
+    timed_out = lp.status == TIME_LIMIT or (mip_record or {}).get("status") == TIME_LIMIT
+    if final_gap <= OPTIMAL_GAP:
+        status, message = OPTIMAL, "optimal: the plan's cost equals the lower bound."
+    elif timed_out:
+        status = TIME_LIMIT
+        message = f"time limit reached; best plan within {final_gap:.3%} of the lower bound."
+    else:
+        status = FEASIBLE
+        message = f"plan within {final_gap:.3%} of the full model's lower bound."
+    return SolveOutcome(assignment, status, objective, bound, final_gap, message, **common)
+
+
+def _meets_all(model: BalancedAssignment, assignment: np.ndarray) -> bool:
+    covered = bool(np.all(assignment[model.active] >= 0))
+    return covered and Violation(model).total(loads_of(model, assignment)) <= 1e-9
 
 
 def _mip(
@@ -288,27 +324,36 @@ def _mip(
     clock: Clock,
     progress: Progress,
 ) -> tuple[np.ndarray, float, float, dict]:
-    """MILP over the pairs that can still improve on the incumbent (reduced-cost fixing)."""
-    from solvers.pricing import pairs_below
-
+    """MILP over the pairs that can still beat the incumbent (reduced-cost fixing), or over
+    every allowed pair when there is no incumbent; either way exact for the full model."""
     assert lp.duals is not None
+    pairs: tuple[np.ndarray, np.ndarray] | None
     if incumbent is not None and lp.converged:
-        a, r = pairs_below(model, lp.duals, incumbent - lp.objective + 1e-9 * abs(incumbent))
-        exact = len(a) <= MIP_MAX_PAIRS
+        threshold = incumbent - (lp.objective or 0.0) + 1e-9 * abs(incumbent)
+        pairs = pairs_below(model, lp.duals, threshold)
+        if len(pairs[0]) > MIP_MAX_PAIRS:
+            pairs = None
     else:
-        a, r, exact = lp.pair_a, lp.pair_r, False
-    if len(a) > MIP_MAX_PAIRS:
-        return assignment, incumbent or np.inf, bound, {"skipped": f"{len(a):,} pairs is too many"}
+        pairs = all_pairs(model, MIP_MAX_PAIRS)
+    exact = pairs is not None
+    if pairs is None:
+        a, r = lp.pair_a, lp.pair_r
+        if len(a) > MIP_MAX_PAIRS:
+            return assignment, incumbent or np.inf, bound, {"skipped": f"{len(a):,} pairs"}
+    else:
+        a, r = pairs
     idx = np.flatnonzero(assignment >= 0)
     keys = np.unique(np.concatenate([a * model.n_reps + r, idx * model.n_reps + assignment[idx]]))
     a, r = keys // model.n_reps, keys % model.n_reps
     cost = model.costs.cost(a, r)
+    ok = np.isfinite(cost)
+    a, r, cost = a[ok], r[ok], cost[ok]
     built = build_problem(model, a, r, cost, "cost", integer=True)
-    progress("mip", f"MILP over {len(a):,} pairs ({'exact' if exact else 'restricted'})")
+    progress("mip", f"MILP over {len(a):,} pairs ({'exact' if exact else 'restricted'} set)")
     report: SolveReport = run_solver(
         built.prob, make_solver(solver, mip=True, time_limit=max(clock.left(), 1.0), gap=gap)
     )
-    record = {
+    record: dict = {
         "pairs": int(len(a)),
         "exact_candidate_set": bool(exact),
         "status": report.status,
@@ -316,79 +361,152 @@ def _mip(
         "objective": report.objective,
         "bound": report.bound,
         "seconds": round(report.seconds, 3),
+        "proved_infeasible": bool(exact and incumbent is None and report.status == INFEASIBLE),
     }
     objective = incumbent if incumbent is not None else np.inf
-    if report.has_solution and report.objective is not None:
-        values = built.values()
-        chosen = values > 0.5
+    if report.has_solution:
+        chosen = built.values() > 0.5
         candidate = np.full(model.n_accounts, -1, dtype=np.int64)
         candidate[a[chosen]] = r[chosen]
         cost_new = plan_cost(model, candidate)
-        feasible = Violation(model).total(loads_of(model, candidate)) <= 1e-9
-        if feasible and np.all(candidate[model.active] >= 0) and cost_new < objective:
+        if _meets_all(model, candidate) and cost_new < objective:
             assignment, objective = candidate, cost_new
     if exact and report.bound is not None:
         bound = max(bound, min(report.bound, objective))
+    if exact and report.status == INFEASIBLE and incumbent is not None:
+        bound = max(bound, objective)  # nothing beats the incumbent: it is optimal
     return assignment, objective, bound, record
 
 
-def _elastic(
+def _feasible_candidates(
     model: BalancedAssignment,
     solver: str,
     a0: np.ndarray,
     r0: np.ndarray,
     clock: Clock,
     progress: Progress,
-) -> tuple[LPResult, dict]:
-    """Phase 1: find a feasible candidate set, or prove there is none and explain."""
+) -> LPResult:
+    """Phase 1: price in pairs until the bands are reachable, then solve the cost LP.
+
+    Returns an infeasible result (with the phase-1 pairs) when no pair set can meet the bands.
+    """
     phase1 = column_generation(model, solver, a0, r0, "feasibility", clock, progress)
     if phase1.status == OPTIMAL and (phase1.objective or 0.0) <= 1e-9:
-        # the sparse candidates were the problem, not the bands
-        lp = column_generation(model, solver, phase1.pair_a, phase1.pair_r, "cost", clock, progress)
-        if lp.status != INFEASIBLE:
-            return lp, None  # type: ignore[return-value]
-    violated = sorted(name for name, v in phase1.slack.items() if v > 1e-9)
-    info: dict = {"violated_rows": violated, "phase1_violation": phase1.objective}
-    widen = column_generation(model, solver, phase1.pair_a, phase1.pair_r, "widen", clock, progress)
-    if widen.status == OPTIMAL and widen.tau is not None:
-        tau = float(widen.tau) * (1 + 1e-7) + 1e-9
-        rho = model.widen_ratio()
+        return column_generation(
+            model, solver, phase1.pair_a, phase1.pair_r, "cost", clock, progress
+        )
+    phase1.status = INFEASIBLE if phase1.converged else phase1.status
+    return phase1
+
+
+def _infeasible(
+    model: BalancedAssignment,
+    solver: str,
+    lp: LPResult,
+    proof: str,
+    clock: Clock,
+    progress: Progress,
+    timings: dict[str, float],
+    candidate_pairs: dict[str, int],
+) -> SolveOutcome:
+    """No plan meets the bands: find the tightest tolerance that can be met, and a plan at it.
+
+    Small instances get the exact answer from a MILP over every allowed pair; large ones the
+    LP's answer, which is a lower bound on the tolerance an integral plan needs.
+    """
+    t = time.perf_counter()
+    pairs = all_pairs(model, MIP_MAX_PAIRS)
+    exact = pairs is not None and clock.left() > 2
+    tau: float | None = None
+    assignment: np.ndarray | None = None
+    if exact:
+        assert pairs is not None
+        a, r = pairs
+        built = build_problem(model, a, r, np.zeros(len(a)), "widen", integer=True)
+        report = run_solver(
+            built.prob, make_solver(solver, mip=True, time_limit=clock.left(), gap=0.0)
+        )
+        if report.status == OPTIMAL and built.tau is not None:
+            tau = float(built.tau.varValue or 0.0)
+        exact = report.status in (OPTIMAL, INFEASIBLE)
+    else:
+        widen = column_generation(model, solver, lp.pair_a, lp.pair_r, "widen", clock, progress)
+        if widen.status == OPTIMAL and widen.tau is not None:
+            tau = float(widen.tau)
+            lp = widen
+    info: dict = {"proved_by": proof, "tolerance_exact": bool(exact)}
+    rho = model.widen_ratio()
+    has_work = model.work_target is not None and model.work_tolerance is not None
+    if tau is not None:
         relaxed = replace(
             model,
-            tolerance=tau,
-            work_tolerance=None if model.work_tolerance is None else rho * tau,
+            tolerance=tau * (1 + 1e-9) + 1e-12,
+            work_tolerance=(rho * tau * (1 + 1e-9) + 1e-12) if has_work else None,
         )
-        lp = column_generation(relaxed, solver, widen.pair_a, widen.pair_r, "cost", clock, progress)
+        relaxed_lp = column_generation(
+            relaxed, solver, lp.pair_a, lp.pair_r, "cost", clock, progress
+        )
+        if relaxed_lp.duals is not None:
+            assignment, _ = _integral(relaxed, relaxed_lp)
+            if not _meets_all(relaxed, assignment) and clock.left() > 1:
+                assignment, _, _, _ = _mip(
+                    relaxed,
+                    solver,
+                    relaxed_lp,
+                    assignment,
+                    None,
+                    relaxed_lp.bound,
+                    0.0,
+                    clock,
+                    progress,
+                )
+        need = f"±{tau:.2%} potential" + (f" / ±{rho * tau:.2%} workload" if has_work else "")
         info.update(
-            tightest_tolerance=tau,
-            tightest_workload_tolerance=None if model.work_tolerance is None else rho * tau,
-            reason=(
-                f"no plan keeps every rep within ±{model.tolerance:.1%} of its potential target"
-                + (
-                    f" and ±{model.work_tolerance:.1%} of its workload target"
-                    if model.work_tolerance is not None and model.work_target is not None
-                    else ""
-                )
-                + f"; the tightest achievable is ±{tau:.2%} potential"
-                + (
-                    f" / ±{rho * tau:.2%} workload"
-                    if model.work_tolerance is not None and model.work_target is not None
-                    else ""
-                )
-                + ". The plan written meets that wider band."
-            ),
-            model=relaxed,
-            plan=True,
-            widened=True,
+            tightest_tolerance=tau, tightest_workload_tolerance=rho * tau if has_work else None
         )
-        return lp, info
-    info.update(
-        reason=(
+        reason = (
+            f"no plan keeps every rep within ±{model.tolerance:.1%} of its potential target"
+            + (f" and ±{model.work_tolerance:.1%} of its workload target" if has_work else "")
+            + f" ({proof} is infeasible). "
+            + (
+                f"The tightest achievable balance is {need}; the plan written meets it."
+                if exact
+                else f"At least {need} is needed (LP bound); the plan written is the closest found."
+            )
+        )
+    else:
+        phase1 = column_generation(
+            model, solver, lp.pair_a, lp.pair_r, "feasibility", clock, progress
+        )
+        if phase1.duals is not None:
+            assignment = repair(
+                model,
+                round_largest(model.n_accounts, phase1.pair_a, phase1.pair_r, phase1.x),
+                phase1.pair_a,
+                phase1.pair_r,
+                np.zeros(len(phase1.pair_a)),
+                improve=False,
+            )
+        reason = (
             "no plan exists at any balance tolerance: capacities, locks or the moved-potential "
-            "cap cannot all be met. The plan written minimises their violation."
-        ),
-        model=model,
-        plan=phase1.duals is not None,
-        widened=False,
+            "cap cannot all be met. The plan written keeps their violation small."
+        )
+    timings["infeasibility"] = time.perf_counter() - t
+    info["reason"] = reason
+    if assignment is None:
+        assignment = np.full(model.n_accounts, -1, dtype=np.int64)
+    objective = plan_cost(model, assignment) if np.all(assignment[model.active] >= 0) else None
+    return SolveOutcome(
+        assignment,
+        INFEASIBLE,
+        objective,
+        None,
+        None,
+        reason,
+        solver,
+        lp_objective=None,
+        pricing_rounds=lp.rounds,
+        candidate_pairs=candidate_pairs,
+        infeasibility=info,
+        timings=timings,
     )
-    return phase1, info

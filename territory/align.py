@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -100,7 +100,9 @@ def facts_of(inputs: AlignmentInputs, coverable: np.ndarray | None = None) -> Pl
     )
 
 
-def build_model(inputs: AlignmentInputs, params: AlignParams, costs: PairCosts) -> BalancedAssignment:
+def build_model(
+    inputs: AlignmentInputs, params: AlignParams, costs: PairCosts
+) -> BalancedAssignment:
     """The model's arrays: targets are FTE shares of the potential that can be covered."""
     reachable = costs.reachable()
     fte = inputs.reps["fte"].to_numpy(float)
@@ -189,8 +191,15 @@ def score_plan_file(
     frame = table.frame
     missing = [c for c in ("account_id", "rep_id") if c not in frame.columns]
     if missing:
-        raise InputError([Problem(table.source, f"lacks column(s) {', '.join(missing)}.",
-                                  hint="a plan file needs account_id and rep_id columns.")])
+        raise InputError(
+            [
+                Problem(
+                    table.source,
+                    f"lacks column(s) {', '.join(missing)}.",
+                    hint="a plan file needs account_id and rep_id columns.",
+                )
+            ]
+        )
     acc_pos = {a: i for i, a in enumerate(inputs.accounts["account_id"])}
     rep_pos = {r: i for i, r in enumerate(inputs.reps["rep_id"])}
     problems: list[Problem] = []
@@ -199,11 +208,23 @@ def score_plan_file(
     reps = frame["rep_id"].fillna("").astype(str).str.strip().to_numpy()
     for row, (acc, rep) in enumerate(zip(ids, reps, strict=True)):
         if acc not in acc_pos:
-            problems.append(Problem(table.source, f"account '{acc[:60]}' is not in the accounts "
-                                    "file.", row=table.row_number(row), column="account_id"))
+            problems.append(
+                Problem(
+                    table.source,
+                    f"account '{acc[:60]}' is not in the accounts file.",
+                    row=table.row_number(row),
+                    column="account_id",
+                )
+            )
         elif rep and rep not in rep_pos:
-            problems.append(Problem(table.source, f"rep '{rep[:60]}' is not on the roster.",
-                                    row=table.row_number(row), column="rep_id"))
+            problems.append(
+                Problem(
+                    table.source,
+                    f"rep '{rep[:60]}' is not on the roster.",
+                    row=table.row_number(row),
+                    column="rep_id",
+                )
+            )
         elif rep:
             assignment[acc_pos[acc]] = rep_pos[rep]
     if problems:

@@ -55,14 +55,28 @@ def _columns(account_col: tuple[str, ...], rep_col: tuple[str, ...]) -> ColumnMa
 def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--accounts, --reps and the column remaps, shared by every command that reads inputs."""
     options = [
-        click.option("--accounts", "-a", required=True, type=click.Path(path_type=Path),
-                     help="Accounts file (CSV, Parquet, GeoJSON, GeoPackage, ...)."),
-        click.option("--reps", "-r", required=True, type=click.Path(path_type=Path),
-                     help="Rep roster file."),
-        click.option("--account-col", multiple=True, metavar="FIELD=COLUMN",
-                     help="Read an account field from another column, e.g. potential=Sales."),
-        click.option("--rep-col", multiple=True, metavar="FIELD=COLUMN",
-                     help="Read a rep field from another column, e.g. rep_id=Territory."),
+        click.option(
+            "--accounts",
+            "-a",
+            required=True,
+            type=click.Path(path_type=Path),
+            help="Accounts file (CSV, Parquet, GeoJSON, GeoPackage, ...).",
+        ),
+        click.option(
+            "--reps", "-r", required=True, type=click.Path(path_type=Path), help="Rep roster file."
+        ),
+        click.option(
+            "--account-col",
+            multiple=True,
+            metavar="FIELD=COLUMN",
+            help="Read an account field from another column, e.g. potential=Sales.",
+        ),
+        click.option(
+            "--rep-col",
+            multiple=True,
+            metavar="FIELD=COLUMN",
+            help="Read a rep field from another column, e.g. rep_id=Territory.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -77,7 +91,9 @@ def cli() -> None:
 
 @cli.command()
 @input_options
-def validate(accounts: Path, reps: Path, account_col: tuple[str, ...], rep_col: tuple[str, ...]) -> None:
+def validate(
+    accounts: Path, reps: Path, account_col: tuple[str, ...], rep_col: tuple[str, ...]
+) -> None:
     """Check the inputs without optimising: exit 0 when usable, 2 with every problem listed."""
     from territory.inputs import load_inputs
 
@@ -94,40 +110,103 @@ def validate(accounts: Path, reps: Path, account_col: tuple[str, ...], rep_col: 
 
 def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--tolerance", type=float, default=0.05, show_default=True,
-                     help="Potential band: every rep within ±this share of its target."),
-        click.option("--workload-tolerance", type=float, default=0.10, show_default=True,
-                     help="Workload band (used when accounts have a workload column)."),
+        click.option(
+            "--tolerance",
+            type=float,
+            default=0.05,
+            show_default=True,
+            help="Potential band: every rep within ±this share of its target.",
+        ),
+        click.option(
+            "--workload-tolerance",
+            type=float,
+            default=0.10,
+            show_default=True,
+            help="Workload band (used when accounts have a workload column).",
+        ),
         click.option("--no-workload-band", is_flag=True, help="Do not balance workload."),
-        click.option("--max-moved", type=float, default=None,
-                     help="Cap on the share of total potential that changes rep, e.g. 0.1."),
-        click.option("--move-penalty", type=float, default=0.0, show_default=True,
-                     help="Cost per unit of moved potential, in distance units (km or minutes)."),
-        click.option("--max-distance", type=float, default=None,
-                     help="Farthest an account may be from its rep (km, or minutes with a "
-                          "travel-time table); unreachable accounts are reported uncovered."),
-        click.option("--distance", type=click.Choice(["great_circle", "squared"]),
-                     default="great_circle", show_default=True,
-                     help="Objective distance: great-circle, or squared (moment of inertia)."),
-        click.option("--weighting", type=click.Choice(["potential", "workload", "none"]),
-                     default="potential", show_default=True,
-                     help="What weights each account's distance in the objective."),
-        click.option("--travel-times", type=click.Path(path_type=Path), default=None,
-                     help="Table rep_id, account_id, minutes used instead of distances."),
-        click.option("--solver", default="HiGHS", show_default=True,
-                     help="PuLP solver name (see `territory solvers`)."),
-        click.option("--time-limit", type=float, default=120.0, show_default=True,
-                     help="Wall-clock limit for the optimisation, seconds."),
-        click.option("--gap", type=float, default=0.005, show_default=True,
-                     help="Stop once the plan is within this share of the lower bound."),
-        click.option("--mip", type=click.Choice(["auto", "always", "never"]), default="auto",
-                     show_default=True,
-                     help="Run the exact MILP after LP+repair: when the gap is above --gap "
-                          "(auto), always, or never."),
-        click.option("--candidates", type=int, default=8, show_default=True,
-                     help="Nearest reps per account to start from (more are priced in)."),
-        click.option("--seed", type=int, default=0, show_default=True,
-                     help="Seed recorded with the run (the solve is deterministic)."),
+        click.option(
+            "--max-moved",
+            type=float,
+            default=None,
+            help="Cap on the share of total potential that changes rep, e.g. 0.1.",
+        ),
+        click.option(
+            "--move-penalty",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="Cost per unit of moved potential, in distance units (km or minutes).",
+        ),
+        click.option(
+            "--max-distance",
+            type=float,
+            default=None,
+            help="Farthest an account may be from its rep (km, or minutes with a "
+            "travel-time table); unreachable accounts are reported uncovered.",
+        ),
+        click.option(
+            "--distance",
+            type=click.Choice(["great_circle", "squared"]),
+            default="great_circle",
+            show_default=True,
+            help="Objective distance: great-circle, or squared (moment of inertia).",
+        ),
+        click.option(
+            "--weighting",
+            type=click.Choice(["potential", "workload", "none"]),
+            default="potential",
+            show_default=True,
+            help="What weights each account's distance in the objective.",
+        ),
+        click.option(
+            "--travel-times",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Table rep_id, account_id, minutes used instead of distances.",
+        ),
+        click.option(
+            "--solver",
+            default="HiGHS",
+            show_default=True,
+            help="PuLP solver name (see `territory solvers`).",
+        ),
+        click.option(
+            "--time-limit",
+            type=float,
+            default=120.0,
+            show_default=True,
+            help="Wall-clock limit for the optimisation, seconds.",
+        ),
+        click.option(
+            "--gap",
+            type=float,
+            default=0.005,
+            show_default=True,
+            help="Stop once the plan is within this share of the lower bound.",
+        ),
+        click.option(
+            "--mip",
+            type=click.Choice(["auto", "always", "never"]),
+            default="auto",
+            show_default=True,
+            help="Run the exact MILP after LP+repair: when the gap is above --gap "
+            "(auto), always, or never.",
+        ),
+        click.option(
+            "--candidates",
+            type=int,
+            default=8,
+            show_default=True,
+            help="Nearest reps per account to start from (more are priced in).",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed recorded with the run (the solve is deterministic).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -190,8 +269,14 @@ def run_align(
 
 @cli.command()
 @input_options
-@click.option("--out", "-o", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Run directory to write (created; an old run there is replaced).")
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run directory to write (created; an old run there is replaced).",
+)
 @align_options
 @click.option("--no-map", is_flag=True, help="Do not draw map.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
@@ -214,13 +299,23 @@ def align(
 
 @cli.command()
 @input_options
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-              help="A run directory or assignments file (account_id, rep_id) to score; "
-                   "default: the current alignment (current_rep).")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A run directory or assignments file (account_id, rep_id) to score; "
+    "default: the current alignment (current_rep).",
+)
 @click.option("--tolerance", type=float, default=0.05, show_default=True)
 @click.option("--workload-tolerance", type=float, default=0.10, show_default=True)
-@click.option("--csv", "csv_out", type=click.Path(path_type=Path), default=None,
-              help="Also write the per-rep table to this CSV file.")
+@click.option(
+    "--csv",
+    "csv_out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the per-rep table to this CSV file.",
+)
 def summary(
     accounts: Path,
     reps: Path,
@@ -242,15 +337,24 @@ def summary(
     for warning in inputs.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     params = AlignParams(tolerance=tolerance, workload_tolerance=workload_tolerance)
-    plan = score_plan_file(inputs, plan_path, params) if plan_path else score_current(inputs, params)
+    plan = (
+        score_plan_file(inputs, plan_path, params) if plan_path else score_current(inputs, params)
+    )
     print_plan(out, plan, None, title="current alignment" if plan_path is None else str(plan_path))
     if csv_out is not None:
         write_csv(plan.rep_summary(), csv_out)
 
 
 @cli.command()
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path),
-              default=Path("territory-demo"), show_default=True, help="Run directory to write.")
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("territory-demo"),
+    show_default=True,
+    help="Run directory to write.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def demo(out_dir: Path, quiet: bool) -> None:
     """The whole job on the bundled sample data: score today's plan, optimise, write, map."""
@@ -260,8 +364,9 @@ def demo(out_dir: Path, quiet: bool) -> None:
     from territory.report import print_plan
 
     inputs = load_inputs(sample_data.ACCOUNTS, sample_data.REPS)
-    print_plan(out, score_current(inputs), None, title="today's alignment (sample data)",
-               reps_table=False)
+    print_plan(
+        out, score_current(inputs), None, title="today's alignment (sample data)", reps_table=False
+    )
     code = run_align(sample_data.ACCOUNTS, sample_data.REPS, out_dir, ColumnMap(), {}, True, quiet)
     out.print(f"\nOpen {out_dir / 'map.html'} in a browser to see the plan.")
     sys.exit(code)
@@ -278,12 +383,26 @@ def solvers() -> None:
 
 @cli.command(name="map")
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="HTML file to write (default RUN_DIR/map.html); with --by, a directory.")
-@click.option("--by", type=click.Choice(["district"]), default=None,
-              help="One map per district plus an index.html.")
-@click.option("--tiles", type=click.Choice(["none", "osm"]), default="none", show_default=True,
-              help="Add a web basemap (needs network when viewing).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="HTML file to write (default RUN_DIR/map.html); with --by, a directory.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["district"]),
+    default=None,
+    help="One map per district plus an index.html.",
+)
+@click.option(
+    "--tiles",
+    type=click.Choice(["none", "osm"]),
+    default="none",
+    show_default=True,
+    help="Add a web basemap (needs network when viewing).",
+)
 def map_command(run_dir: Path, output: Path | None, by: str | None, tiles: str) -> None:
     """Draw a run as a self-contained HTML map (or one per district)."""
     from maps import write_district_maps, write_map

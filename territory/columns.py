@@ -37,7 +37,10 @@ class ColumnMap:
         return self.reps.get(field_name, field_name)
 
     def as_dict(self) -> dict[str, dict[str, str]]:
-        return {"accounts": dict(sorted(self.accounts.items())), "reps": dict(sorted(self.reps.items()))}
+        return {
+            "accounts": dict(sorted(self.accounts.items())),
+            "reps": dict(sorted(self.reps.items())),
+        }
 
 
 def parse_remaps(pairs: Iterable[str], allowed: tuple[str, ...], option: str) -> dict[str, str]:

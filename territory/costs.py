@@ -28,8 +28,13 @@ class TravelTable:
         missing = [c for c in ("rep_id", "account_id", "minutes") if c not in frame.columns]
         if missing:
             raise InputError(
-                [Problem(source, f"travel-time table lacks column(s) {', '.join(missing)}.",
-                         hint="provide columns rep_id, account_id, minutes.")]
+                [
+                    Problem(
+                        source,
+                        f"travel-time table lacks column(s) {', '.join(missing)}.",
+                        hint="provide columns rep_id, account_id, minutes.",
+                    )
+                ]
             )
         rep_pos = {r: i for i, r in enumerate(inputs.reps["rep_id"])}
         acc_pos = {a: i for i, a in enumerate(inputs.accounts["account_id"])}
@@ -138,7 +143,10 @@ class PairCosts:
             idx = nearest(self.acc_lat, self.acc_lon, self.rep_lat, self.rep_lon, k)
             a_near = np.repeat(np.arange(self.n_accounts), idx.shape[1])
             r_near = idx.ravel()
-        extra = [(np.arange(self.n_accounts), self.current), (np.arange(self.n_accounts), self.locked)]
+        extra = [
+            (np.arange(self.n_accounts), self.current),
+            (np.arange(self.n_accounts), self.locked),
+        ]
         a_all = np.concatenate([a_near] + [a[r >= 0] for a, r in extra])
         r_all = np.concatenate([r_near] + [r[r >= 0] for _, r in extra])
         a_all, r_all = unique_pairs(a_all, r_all, self.n_reps)

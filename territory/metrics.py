@@ -70,7 +70,9 @@ def distances_km(facts: PlanFacts, assignment: np.ndarray) -> np.ndarray:
     out = np.full(len(assignment), np.nan)
     on = assignment >= 0
     out[on] = haversine_km(
-        facts.acc_lat[on], facts.acc_lon[on], facts.rep_lat[assignment[on]],
+        facts.acc_lat[on],
+        facts.acc_lon[on],
+        facts.rep_lat[assignment[on]],
         facts.rep_lon[assignment[on]],
     )
     return out
@@ -109,8 +111,9 @@ def rep_table(facts: PlanFacts, assignment: np.ndarray) -> pd.DataFrame:
     pot_lost = np.bincount(facts.current[mv], weights=facts.potential[mv], minlength=k)
     inh = inherited(assignment, facts.current)
     with np.errstate(divide="ignore", invalid="ignore"):
-        utilisation = np.where(np.isfinite(facts.capacity) & (facts.capacity > 0),
-                               work / facts.capacity, np.nan)
+        utilisation = np.where(
+            np.isfinite(facts.capacity) & (facts.capacity > 0), work / facts.capacity, np.nan
+        )
         mean_dist = np.where(count > 0, dist_sum / np.maximum(count, 1), np.nan)
     return pd.DataFrame(
         {

@@ -49,8 +49,10 @@ class AlignParams:
         need(self.move_penalty >= 0, "--move-penalty must be 0 or more.")
         need(self.max_distance is None or self.max_distance > 0, "--max-distance must be > 0.")
         need(self.distance in ("great_circle", "squared"), "--distance: great_circle or squared.")
-        need(self.weighting in ("potential", "workload", "none"),
-             "--weighting: potential, workload or none.")
+        need(
+            self.weighting in ("potential", "workload", "none"),
+            "--weighting: potential, workload or none.",
+        )
         need(self.candidates >= 1, "--candidates must be at least 1.")
         need(self.time_limit > 0, "--time-limit must be > 0 seconds.")
         need(0 <= self.gap < 1, "--gap must be in [0, 1), e.g. 0.005 for 0.5 %.")

@@ -39,8 +39,11 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         )
     rows += [
         ("mean distance", f"{_fmt(m['mean_distance_km'])} km"),
-        ("moved", f"{m['moved_accounts']:,} accounts, "
-                  f"{(m['moved_potential_share'] or 0):.1%} of potential"),
+        (
+            "moved",
+            f"{m['moved_accounts']:,} accounts, "
+            f"{(m['moved_potential_share'] or 0):.1%} of potential",
+        ),
         ("inherited", f"{m['inherited_accounts']:,} accounts from departed or no rep"),
         ("uncovered", f"{m['uncovered_accounts']:,} accounts"),
     ]
@@ -72,8 +75,16 @@ def print_plan(
     if len(order) > MAX_REP_ROWS:
         order = np.r_[order[: MAX_REP_ROWS // 2], order[-MAX_REP_ROWS // 2 :]]
     reps = Table(title="reps (by potential index)", title_justify="left")
-    for name in ("rep", "name", "accounts", "potential idx", "workload idx", "mean km",
-                 "gained", "lost"):
+    for name in (
+        "rep",
+        "name",
+        "accounts",
+        "potential idx",
+        "workload idx",
+        "mean km",
+        "gained",
+        "lost",
+    ):
         reps.add_column(name, justify="left" if name in ("rep", "name") else "right")
     for i in order:
         row = table.iloc[int(i)]

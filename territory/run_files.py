@@ -55,7 +55,9 @@ def json_safe(value: Any) -> Any:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    neutralise_frame(frame).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    neutralise_frame(frame).to_csv(
+        path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n"
+    )
 
 
 def write_json(record: dict, path: Path) -> None:
@@ -69,6 +71,9 @@ def write_run_dir(out_dir: Path, writer: Callable[[Path], None]) -> Path:
     check_out_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is an ordinary one
     backup: Path | None = None
     try:
         writer(tmp)

@@ -38,8 +38,12 @@ def verify_claims(plan: Plan) -> list[str]:
     table = plan.rep_summary()
     if not within_band(table["potential_index"].to_numpy(), params.tolerance, slack=1e-5):
         failures.append("a rep's potential index is outside the tolerance band")
-    if plan.inputs.has_workload and params.workload_tolerance is not None and not within_band(
-        table["workload_index"].to_numpy(), params.workload_tolerance, slack=1e-5
+    if (
+        plan.inputs.has_workload
+        and params.workload_tolerance is not None
+        and not within_band(
+            table["workload_index"].to_numpy(), params.workload_tolerance, slack=1e-5
+        )
     ):
         failures.append("a rep's workload index is outside the workload band")
     work = rep_totals(a, facts.workload, facts.n_reps)
