@@ -183,13 +183,13 @@ def build_problem(
     objective_coefs: list[float] = pair_cost.tolist() if phase == "cost" else []
 
     assign: dict[int, pulp.LpConstraint] = {}
-    starts = np.flatnonzero(np.r_[True, pair_a[1:] != pair_a[:-1]]) if len(pair_a) else []
-    ends = np.r_[starts[1:], len(pair_a)] if len(pair_a) else []
+    starts: list[int] = np.flatnonzero(np.diff(pair_a, prepend=-1) != 0).tolist()
+    ends = starts[1:] + [len(pair_a)]
     for s, e in zip(starts, ends, strict=True):
         a = int(pair_a[s])
         constraint = pulp.lpSum(x[s:e]) == 1
         prob.addConstraint(constraint, name=f"assign_{a}")
-        assign[a] = prob.constraints[f"assign_{a}"]
+        assign[a] = prob.get_constraint_by_name(f"assign_{a}")
 
     by_rep = np.argsort(pair_r, kind="stable")
     rep_starts = np.searchsorted(pair_r[by_rep], np.arange(model.n_reps + 1))
@@ -219,7 +219,7 @@ def build_problem(
             expr = expr + row.widen_coef * tau
         constraint = expr >= row.rhs if row.sense == ">=" else expr <= row.rhs
         prob.addConstraint(constraint, name=row.name)
-        rows.append((row, prob.constraints[row.name]))
+        rows.append((row, prob.get_constraint_by_name(row.name)))
     if tau is not None:
         objective_vars.append(tau)
         objective_coefs.append(1.0)

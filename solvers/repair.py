@@ -40,7 +40,7 @@ class Violation:
             self.w_lo, self.w_hi = (1 - tw) * model.work_target, (1 + tw) * model.work_target
             self.w_scale = np.maximum(model.work_target, 1e-12)
         else:
-            self.w_lo = self.w_hi = self.w_scale = None
+            self.w_lo = self.w_hi = self.w_scale = None  # type: ignore[assignment]
         self.cap = model.capacity
         self.cap_scale = np.where(np.isfinite(model.capacity), np.maximum(model.capacity, 1e-12), 1)
         self.m_scale = max(model.max_moved or 0.0, 1e-12)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -273,7 +274,7 @@ def solve_balanced_assignment(
                 candidate_pairs,
             )
 
-    common = dict(
+    common: dict[str, Any] = dict(
         solver=solver,
         lp_objective=lp.objective,
         pricing_rounds=lp.rounds,

@@ -29,8 +29,11 @@ class RawTable:
     source: str
     first_row: int  # the number the user sees for the first data record
     row_word: str = "row"
+    lines: list[int] | None = None  # CSV line of each record, where blank/multi-line rows shift it
 
     def row_number(self, position: int) -> int:
+        if self.lines is not None and 0 <= position < len(self.lines):
+            return self.lines[position]
         return self.first_row + position
 
 
@@ -48,7 +51,8 @@ def read_table(path: str | Path) -> RawTable:
             return RawTable(_read_parquet(path), source, first_row=1)
         if suffix in GEO_SUFFIXES:
             return RawTable(_read_vector(path), source, first_row=1, row_word="feature")
-        return RawTable(_read_csv(path), source, first_row=2)
+        frame, lines = _read_csv(path)
+        return RawTable(frame, source, first_row=2, lines=lines)
     except InputError:
         raise
     except Exception as exc:  # any reader failure is a bad file, not a crash
@@ -83,7 +87,24 @@ def _decode(data: bytes, source: str) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _record_lines(text: str, delimiter: str) -> list[int] | None:
+    """The line on which each data record starts, skipping blank lines as pandas does."""
+    try:
+        reader = csv.reader(
+            io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True
+        )
+        starts: list[int] = []
+        previous = 0
+        for record in reader:
+            if record and not (len(record) == 1 and not record[0].strip()):
+                starts.append(previous + 1)
+            previous = reader.line_num
+    except csv.Error:
+        return None
+    return starts[1:]  # the first record is the header
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[int] | None]:
     text = _decode(path.read_bytes(), path.name)
     if not text.strip():
         raise InputError([Problem(path.name, "is empty.", hint="add a header row and data rows.")])
@@ -100,7 +121,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         skipinitialspace=True,
     )
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    lines = _record_lines(text, delimiter)
+    return frame, lines if lines is not None and len(lines) == len(frame) else None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

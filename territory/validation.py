@@ -159,9 +159,9 @@ def _measure(
     values, blank, bad = parse_numbers(check.table.frame[column])
     if required:
         check.cells(blank, column, "value is blank.", "enter a number (0 is allowed).")
-    values = np.where(blank & ~required, default, values)
+    values = np.where(blank & (not required), default, values)
     check.cells(bad, column, "'{value}' is not a number.", "use a plain number such as 12500.")
-    nonfinite = ~np.isfinite(values) & ~bad & ~(blank & required)
+    nonfinite = ~np.isfinite(values) & ~bad & ~blank  # blanks: flagged above or defaulted
     check.cells(nonfinite, column, "value '{value}' is NaN or infinite.", "use a finite number.")
     with np.errstate(invalid="ignore"):
         negative = np.isfinite(values) & ((values <= 0) if positive else (values < 0))
