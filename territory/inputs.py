@@ -45,9 +45,7 @@ class AlignmentInputs:
         position = {rep: i for i, rep in enumerate(self.reps["rep_id"])}
         current = self.accounts["current_rep"].to_numpy(dtype=object)
         self.current = np.array([position.get(v, -1) for v in current], dtype=np.int64)
-        self.departed = np.array(
-            [v != "" and v not in position for v in current], dtype=bool
-        )
+        self.departed = np.array([v != "" and v not in position for v in current], dtype=bool)
         locked = self.accounts["locked_rep"].to_numpy(dtype=object)
         self.locked = np.array([position.get(v, -1) for v in locked], dtype=np.int64)
 
@@ -131,5 +129,7 @@ def inputs_from_frames(
         "accounts": RawTable(_geometry_to_lat_lon(accounts).reset_index(drop=True), "accounts", 1),
         "reps": RawTable(_geometry_to_lat_lon(reps).reset_index(drop=True), "reps", 1),
     }
-    files = {role: InputFile(f"<{role} DataFrame>", None, len(t.frame)) for role, t in tables.items()}
+    files = {
+        role: InputFile(f"<{role} DataFrame>", None, len(t.frame)) for role, t in tables.items()
+    }
     return _build(tables["accounts"], tables["reps"], columns, files)

@@ -108,7 +108,9 @@ def _missing_column(check: _Checker, wanted: str, role: str, option: str, fld: s
 
 def _ids(check: _Checker, column: str, kind: str) -> pd.Series:
     ids = _text(check.table.frame[column])
-    check.cells((ids == "").to_numpy(), column, f"{kind} id is blank.", f"give every row a {kind} id.")
+    check.cells(
+        (ids == "").to_numpy(), column, f"{kind} id is blank.", f"give every row a {kind} id."
+    )
     dup = ids.duplicated(keep="first") & (ids != "")
     if dup.any():
         first = {v: i for i, v in reversed(list(enumerate(ids)))}
@@ -143,7 +145,7 @@ def _coordinates(check: _Checker, lat_col: str, lon_col: str) -> tuple[np.ndarra
     check.cells(
         swapped,
         lat_col,
-        "latitude {value} is outside -90..90 and the longitude would fit: the columns look swapped.",
+        "latitude {value} is outside -90..90 but the longitude would fit: columns look swapped.",
         f"swap the '{lat_col}' and '{lon_col}' columns.",
     )
     check.cells(
@@ -166,8 +168,12 @@ def _measure(
     with np.errstate(invalid="ignore"):
         negative = np.isfinite(values) & ((values <= 0) if positive else (values < 0))
     bound = "greater than 0" if positive else "0 or more"
-    check.cells(negative, column, "value {value} is negative or zero." if positive
-                else "value {value} is negative.", f"use a number {bound}.")
+    check.cells(
+        negative,
+        column,
+        "value {value} is negative or zero." if positive else "value {value} is negative.",
+        f"use a number {bound}.",
+    )
     return values
 
 
@@ -176,7 +182,9 @@ def _carried(frame: pd.DataFrame, used: set[str]) -> pd.DataFrame:
     return pd.DataFrame({c: _text(frame[c]) for c in rest}, index=frame.index)
 
 
-def validate_accounts(table: RawTable, columns: ColumnMap) -> tuple[pd.DataFrame | None, list[Problem]]:
+def validate_accounts(
+    table: RawTable, columns: ColumnMap
+) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Check the accounts table; return the clean frame (None on any problem) and problems."""
     check = _Checker(table)
     frame = table.frame
@@ -216,8 +224,10 @@ def validate_accounts(table: RawTable, columns: ColumnMap) -> tuple[pd.DataFrame
             else "",
         }
     )
-    used = {col(f) for f in ("account_id", "lat", "lon", "potential", "workload",
-                             "current_rep", "locked_rep")}
+    used = {
+        col(f)
+        for f in ("account_id", "lat", "lon", "potential", "workload", "current_rep", "locked_rep")
+    }
     carried = _carried(frame, used).reset_index(drop=True)
     carried = carried.drop(columns=[c for c in carried.columns if c in clean.columns])
     clean = pd.concat([clean, carried], axis=1)

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import brute_force, make_inputs
 from territory.align import align
 from territory.params import AlignParams
 from territory.runs import verify_claims
+from tests.conftest import brute_force, make_inputs
 
 REL = 1e-6
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import make_inputs
 from territory.align import align
 from territory.params import AlignParams
+from tests.conftest import make_inputs
 
 
 def _clustered(seed: int = 3) -> tuple[list[dict], list[dict]]:
@@ -16,13 +16,22 @@ def _clustered(seed: int = 3) -> tuple[list[dict], list[dict]]:
     accounts = []
     for i in range(70):
         lat, lon = rng.normal(0, 0.4), rng.normal(0, 0.4)
-        accounts.append({"account_id": f"c{i}", "lat": lat, "lon": lon,
-                         "potential": float(rng.integers(5, 30))})
+        accounts.append(
+            {"account_id": f"c{i}", "lat": lat, "lon": lon, "potential": float(rng.integers(5, 30))}
+        )
     for i in range(4):
-        accounts.append({"account_id": f"e{i}", "lat": rng.normal(0, 0.2),
-                         "lon": 6 + rng.normal(0, 0.2), "potential": 5.0})
-    reps = [{"rep_id": f"r{j}", "lat": float(np.cos(j)) * 0.3, "lon": float(np.sin(j)) * 0.3}
-            for j in range(5)]
+        accounts.append(
+            {
+                "account_id": f"e{i}",
+                "lat": rng.normal(0, 0.2),
+                "lon": 6 + rng.normal(0, 0.2),
+                "potential": 5.0,
+            }
+        )
+    reps = [
+        {"rep_id": f"r{j}", "lat": float(np.cos(j)) * 0.3, "lon": float(np.sin(j)) * 0.3}
+        for j in range(5)
+    ]
     reps.append({"rep_id": "far", "lat": 0.0, "lon": 6.0})
     return accounts, reps
 
@@ -104,8 +113,13 @@ def test_max_distance_leaves_unreachable_accounts_uncovered():
 def test_move_cap_limits_moved_potential():
     rng = np.random.default_rng(11)
     accounts = [
-        {"account_id": f"a{i}", "lat": rng.normal(), "lon": rng.normal(),
-         "potential": float(rng.integers(1, 20)), "current_rep": "r0" if i % 3 else "r1"}
+        {
+            "account_id": f"a{i}",
+            "lat": rng.normal(),
+            "lon": rng.normal(),
+            "potential": float(rng.integers(1, 20)),
+            "current_rep": "r0" if i % 3 else "r1",
+        }
         for i in range(40)
     ]
     reps = [{"rep_id": f"r{j}", "lat": rng.normal(), "lon": rng.normal()} for j in range(3)]

@@ -19,12 +19,29 @@ from territory.inputs import load_inputs
 from territory.params import AlignParams
 
 ASSIGNMENT_COLUMNS = [
-    "account_id", "rep_id", "previous_rep", "moved", "distance_km", "potential", "workload",
+    "account_id",
+    "rep_id",
+    "previous_rep",
+    "moved",
+    "distance_km",
+    "potential",
+    "workload",
 ]
 REP_COLUMNS = [
-    "rep_id", "accounts", "potential", "potential_target", "potential_index", "workload",
-    "workload_index", "capacity_utilisation", "mean_distance_km", "max_distance_km",
-    "accounts_gained", "accounts_lost", "potential_gained", "potential_lost",
+    "rep_id",
+    "accounts",
+    "potential",
+    "potential_target",
+    "potential_index",
+    "workload",
+    "workload_index",
+    "capacity_utilisation",
+    "mean_distance_km",
+    "max_distance_km",
+    "accounts_gained",
+    "accounts_lost",
+    "potential_gained",
+    "potential_lost",
 ]
 
 
@@ -36,10 +53,18 @@ def run_cli(args: list[str]) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "sample"
-    code, output = run_cli([
-        "align", "-a", str(sample_data.ACCOUNTS), "-r", str(sample_data.REPS), "-o", str(out),
-        "-q",
-    ])
+    code, output = run_cli(
+        [
+            "align",
+            "-a",
+            str(sample_data.ACCOUNTS),
+            "-r",
+            str(sample_data.REPS),
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
     assert code == 0, output
     return out
 
@@ -52,9 +77,19 @@ def test_run_directory_follows_the_contract(sample_run):
     assert list(reps.columns[: len(REP_COLUMNS)]) == REP_COLUMNS
     assert {"name", "segment"} <= set(assignments.columns)
     assert {"name", "district", "region"} <= set(reps.columns)
-    for key in ("status", "objective", "lower_bound", "gap", "solver", "inputs", "parameters",
-                "timings_s", "potential_index_range", "moved_potential_share",
-                "uncovered_accounts"):
+    for key in (
+        "status",
+        "objective",
+        "lower_bound",
+        "gap",
+        "solver",
+        "inputs",
+        "parameters",
+        "timings_s",
+        "potential_index_range",
+        "moved_potential_share",
+        "uncovered_accounts",
+    ):
         assert key in record
     assert record["inputs"]["accounts"]["sha256"]
     assert (sample_run / "map.html").stat().st_size > 10_000
@@ -72,7 +107,9 @@ def test_rescoring_the_written_plan_reproduces_its_figures(sample_run):
     rescored = plan.rep_summary()
     for column in REP_COLUMNS[1:]:
         np.testing.assert_allclose(
-            rescored[column].to_numpy(float), written[column].to_numpy(float), rtol=1e-9,
+            rescored[column].to_numpy(float),
+            written[column].to_numpy(float),
+            rtol=1e-9,
             err_msg=column,
         )
     record = json.loads((sample_run / "run.json").read_text())
@@ -84,14 +121,18 @@ def test_rescoring_the_written_plan_reproduces_its_figures(sample_run):
             assert metrics[key] == value, key
     assert plan.objective == pytest.approx(record["objective"], rel=1e-9)
     assignments = pd.read_csv(sample_run / "assignments.csv", dtype=str, keep_default_na=False)
-    moved = (assignments["previous_rep"] != "") & (assignments["previous_rep"].isin(
-        inputs.reps["rep_id"])) & (assignments["previous_rep"] != assignments["rep_id"])
+    moved = (
+        (assignments["previous_rep"] != "")
+        & (assignments["previous_rep"].isin(inputs.reps["rep_id"]))
+        & (assignments["previous_rep"] != assignments["rep_id"])
+    )
     assert (assignments["moved"] == "True").to_numpy().tolist() == moved.tolist()
 
 
 def test_summary_of_the_current_alignment_shows_the_imbalance():
-    code, output = run_cli(["summary", "-a", str(sample_data.ACCOUNTS), "-r",
-                            str(sample_data.REPS)])
+    code, output = run_cli(
+        ["summary", "-a", str(sample_data.ACCOUNTS), "-r", str(sample_data.REPS)]
+    )
     assert code == 0
     assert "current alignment" in output
     inputs = load_inputs(sample_data.ACCOUNTS, sample_data.REPS)
@@ -106,8 +147,20 @@ def test_same_inputs_give_identical_files(tmp_path):
     outs = []
     for name in ("one", "two"):
         out = tmp_path / name
-        code, output = run_cli(["align", "-a", str(sample_data.ACCOUNTS), "-r",
-                                str(sample_data.REPS), "-o", str(out), "-q", "--seed", "7"])
+        code, output = run_cli(
+            [
+                "align",
+                "-a",
+                str(sample_data.ACCOUNTS),
+                "-r",
+                str(sample_data.REPS),
+                "-o",
+                str(out),
+                "-q",
+                "--seed",
+                "7",
+            ]
+        )
         assert code == 0, output
         outs.append(out)
     for file in ("assignments.csv", "rep_summary.csv", "map.html"):
@@ -122,7 +175,7 @@ def _tiny_files(tmp_path: Path, big: float = 10) -> tuple[Path, Path]:
     accounts = tmp_path / "accounts.csv"
     accounts.write_text(
         "account_id,lat,lon,potential,name,current_rep\n"
-        f"a1,0,0.1,{big},=HYPERLINK(\"http://x\"),r1\n"
+        f'a1,0,0.1,{big},=HYPERLINK("http://x"),r1\n'
         "a2,0,0.2,10,Plain,r1\n"
         "a3,0,0.3,10,<b>bold</b>,r2\n"
         "a4,0,0.4,10,-minus,\n"
@@ -134,8 +187,19 @@ def _tiny_files(tmp_path: Path, big: float = 10) -> tuple[Path, Path]:
 
 def test_spreadsheet_formulas_are_neutralised(tmp_path):
     accounts, reps = _tiny_files(tmp_path)
-    code, output = run_cli(["align", "-a", str(accounts), "-r", str(reps), "-o",
-                            str(tmp_path / "run"), "-q", "--no-map"])
+    code, output = run_cli(
+        [
+            "align",
+            "-a",
+            str(accounts),
+            "-r",
+            str(reps),
+            "-o",
+            str(tmp_path / "run"),
+            "-q",
+            "--no-map",
+        ]
+    )
     assert code == 0, output
     text = (tmp_path / "run" / "assignments.csv").read_text()
     assert "'=HYPERLINK" in text and "'-minus" in text
@@ -144,8 +208,19 @@ def test_spreadsheet_formulas_are_neutralised(tmp_path):
 
 def test_infeasible_run_exits_3_and_still_explains(tmp_path):
     accounts, reps = _tiny_files(tmp_path, big=100)
-    code, output = run_cli(["align", "-a", str(accounts), "-r", str(reps), "-o",
-                            str(tmp_path / "run"), "-q", "--no-map"])
+    code, output = run_cli(
+        [
+            "align",
+            "-a",
+            str(accounts),
+            "-r",
+            str(reps),
+            "-o",
+            str(tmp_path / "run"),
+            "-q",
+            "--no-map",
+        ]
+    )
     assert code == 3
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["status"] == "infeasible"
@@ -167,8 +242,10 @@ def test_a_failed_run_leaves_the_previous_run_untouched(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(maps, "write_map", broken)
-    result = CliRunner().invoke(cli, ["align", "-a", str(accounts), "-r", str(reps), "-o",
-                                      str(out), "-q", "--tolerance", "0.2"])
+    result = CliRunner().invoke(
+        cli,
+        ["align", "-a", str(accounts), "-r", str(reps), "-o", str(out), "-q", "--tolerance", "0.2"],
+    )
     assert result.exit_code != 0  # interrupted while writing the map
     after = {p.name: p.read_bytes() for p in out.iterdir()}
     assert after == before
@@ -179,9 +256,22 @@ def test_cli_runs_as_a_real_process(tmp_path):
     accounts, reps = _tiny_files(tmp_path)
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "territory", "align", "-a", str(accounts), "-r", str(reps),
-         "-o", str(out), "--no-map"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "territory",
+            "align",
+            "-a",
+            str(accounts),
+            "-r",
+            str(reps),
+            "-o",
+            str(out),
+            "--no-map",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "status" in result.stdout
