@@ -44,7 +44,12 @@ def canonical_name(name: str) -> str:
 
 
 def make_solver(
-    name: str, *, mip: bool, time_limit: float | None = None, gap: float | None = None
+    name: str,
+    *,
+    mip: bool,
+    time_limit: float | None = None,
+    gap: float | None = None,
+    gap_abs: float | None = None,
 ) -> Any:
     """A configured PuLP solver, or :class:`SolverUnavailableError` listing what is installed."""
     canonical = canonical_name(name)
@@ -60,6 +65,8 @@ def make_solver(
         options["timeLimit"] = max(1, math.ceil(time_limit)) if canonical != "HiGHS" else time_limit
     if gap is not None and mip:
         options["gapRel"] = gap
+    if gap_abs is not None and mip:
+        options["gapAbs"] = gap_abs
     if canonical == "HiGHS":
         options["threads"] = 1  # deterministic results
     return pulp.getSolver(canonical, **options)

@@ -147,6 +147,22 @@ class Row:
         return self.family if self.rep < 0 else f"{self.family}_{self.rep}"
 
 
+@dataclass(frozen=True)
+class Committed:
+    """Rep loads and moved potential of accounts whose rep is already decided."""
+
+    potential: np.ndarray
+    workload: np.ndarray
+    moved: float
+
+    def load(self, row: Row) -> float:
+        if row.kind == "potential":
+            return float(self.potential[row.rep])
+        if row.kind == "workload":
+            return float(self.workload[row.rep])
+        return self.moved
+
+
 @dataclass
 class BuiltProblem:
     """A PuLP problem with handles to its variables and rows, for reading values and duals."""
@@ -171,8 +187,13 @@ def build_problem(
     pair_cost: np.ndarray,
     phase: Phase = "cost",
     integer: bool = False,
+    committed: Committed | None = None,
 ) -> BuiltProblem:
-    """Build the model over the candidate pairs (sorted by account, then rep)."""
+    """Build the model over the candidate pairs (sorted by account, then rep).
+
+    ``committed`` holds the loads of accounts fixed outside this problem (a neighbourhood
+    search frees a few accounts and keeps the rest): they are taken off the right-hand sides.
+    """
     prob = pulp.LpProblem("territory_alignment", pulp.LpMinimize)
     cat = pulp.LpBinary if integer else pulp.LpContinuous
     x = [
@@ -217,7 +238,8 @@ def build_problem(
             objective_coefs.append(1.0 / row.scale)
         if tau is not None and row.widen_coef:
             expr = expr + row.widen_coef * tau
-        constraint = expr >= row.rhs if row.sense == ">=" else expr <= row.rhs
+        rhs = row.rhs - (committed.load(row) if committed is not None else 0.0)
+        constraint = expr >= rhs if row.sense == ">=" else expr <= rhs
         prob.addConstraint(constraint, name=row.name)
         rows.append((row, prob.get_constraint_by_name(row.name)))
     if tau is not None:

@@ -31,11 +31,14 @@ from solvers.backends import (
     make_solver,
     run_solver,
 )
-from solvers.formulation import BalancedAssignment, Phase, build_problem
+from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
 from solvers.pricing import Duals, all_pairs, pairs_below, price, read_duals
 from solvers.repair import Violation, loads_of, repair, round_largest
 
 MIP_MAX_PAIRS = 150_000
+NEIGHBOURHOOD_PER_SPLIT = 25  # accounts freed per account the LP split
+NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_MAX = 300, 5_000
+NEIGHBOURHOOD_SECONDS = 30.0
 MAX_PRICING_ROUNDS = 50
 OPTIMAL_GAP = 1e-6
 
@@ -75,6 +78,7 @@ class SolveOutcome:
     candidate_pairs: dict[str, int] = field(default_factory=dict)
     split_accounts: int = 0
     mip: dict | None = None
+    neighbourhood: dict | None = None
     infeasibility: dict | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -245,7 +249,16 @@ def solve_balanced_assignment(
     progress("repair", f"{split} split accounts rounded; objective {objective:,.6g}")
 
     mip_record = None
+    neighbourhood = None
     current_gap = _gap(objective, bound) if feasible else np.inf
+    if mip != "never" and current_gap > gap and lp.converged and clock.left() > 1:
+        t = time.perf_counter()
+        assignment, objective, neighbourhood = _neighbourhood_mip(
+            model, solver, lp, assignment, objective if feasible else np.inf, gap, clock, progress
+        )
+        timings["neighbourhood"] = time.perf_counter() - t
+        feasible = _meets_all(model, assignment)
+        current_gap = _gap(objective, bound) if feasible else np.inf
     want_mip = mip == "always" or (mip == "auto" and current_gap > gap)
     if want_mip and clock.left() > 1:
         t = time.perf_counter()
@@ -281,6 +294,7 @@ def solve_balanced_assignment(
         candidate_pairs=candidate_pairs,
         split_accounts=split,
         mip=mip_record,
+        neighbourhood=neighbourhood,
         timings=timings,
     )
     if not feasible:
@@ -307,6 +321,76 @@ def solve_balanced_assignment(
         status = FEASIBLE
         message = f"plan within {final_gap:.3%} of the full model's lower bound."
     return SolveOutcome(assignment, status, objective, bound, final_gap, message, **common)
+
+
+def _neighbourhood_mip(
+    model: BalancedAssignment,
+    solver: str,
+    lp: LPResult,
+    assignment: np.ndarray,
+    objective: float,
+    gap: float,
+    clock: Clock,
+    progress: Progress,
+) -> tuple[np.ndarray, float, dict]:
+    """Free the split accounts and those the LP is nearly indifferent about, fix the rest as
+    the LP has them, and solve that small MILP exactly (LP-guided neighbourhood search)."""
+    assert lp.duals is not None
+    duals = lp.duals
+    a, r = lp.pair_a, lp.pair_r
+    cost = model.costs.cost(a, r)
+    rc = (
+        cost
+        - duals.assign[a]
+        - model.potential[a] * duals.potential[r]
+        - model.workload[a] * duals.workload[r]
+        - duals.moved * model.potential[a] * model.is_move(a, r)
+    )
+    rounded = round_largest(model.n_accounts, a, r, lp.x)
+    split = np.bincount(a[lp.x > 1e-6], minlength=model.n_accounts) > 1
+    regret = np.full(model.n_accounts, np.inf)
+    other = r != rounded[a]
+    np.minimum.at(regret, a[other], rc[other])
+    size = int(
+        np.clip(NEIGHBOURHOOD_PER_SPLIT * (split.sum() + 1), NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_MAX)
+    )
+    order = np.lexsort((np.arange(model.n_accounts), regret))
+    free = split.copy()
+    free[order[:size]] = True
+    free &= model.active
+    fixed = np.flatnonzero(~free & (rounded >= 0))
+    k = model.n_reps
+    committed = Committed(
+        np.bincount(rounded[fixed], weights=model.potential[fixed], minlength=k),
+        np.bincount(rounded[fixed], weights=model.workload[fixed], minlength=k),
+        float(model.potential[fixed][model.is_move(fixed, rounded[fixed])].sum()),
+    )
+    mask = free[a]
+    fa, fr, fc = a[mask], r[mask], cost[mask]
+    built = build_problem(model, fa, fr, fc, "cost", integer=True, committed=committed)
+    limit = min(NEIGHBOURHOOD_SECONDS, max(clock.left(), 1.0))
+    progress("neighbour", f"MILP over {int(free.sum()):,} freed accounts, {len(fa):,} pairs")
+    # stop once the freed part is within half the run's gap budget of the LP bound
+    budget = 0.5 * gap * abs(lp.objective or 0.0)
+    report = run_solver(
+        built.prob, make_solver(solver, mip=True, time_limit=limit, gap=0.0, gap_abs=budget)
+    )
+    record: dict = {
+        "freed_accounts": int(free.sum()),
+        "pairs": int(len(fa)),
+        "status": report.status,
+        "seconds": round(report.seconds, 3),
+        "improved": False,
+    }
+    if report.has_solution:
+        candidate = rounded.copy()
+        chosen = built.values() > 0.5
+        candidate[fa[chosen]] = fr[chosen]
+        value = plan_cost(model, candidate)
+        if _meets_all(model, candidate) and value < objective:
+            record["improved"] = True
+            return candidate, value, record
+    return assignment, objective, record
 
 
 def _meets_all(model: BalancedAssignment, assignment: np.ndarray) -> bool:

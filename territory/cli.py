@@ -20,6 +20,9 @@ from rich.markup import escape
 from territory import __version__
 from territory.columns import ACCOUNT_FIELDS, REP_FIELDS, ColumnMap, parse_remaps
 from territory.errors import TerritoryError, UsageError
+from territory.params import AlignParams
+
+DEFAULTS = AlignParams()
 
 EXIT_INFEASIBLE = 3
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -113,14 +116,14 @@ def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--tolerance",
             type=float,
-            default=0.05,
+            default=DEFAULTS.tolerance,
             show_default=True,
             help="Potential band: every rep within ±this share of its target.",
         ),
         click.option(
             "--workload-tolerance",
             type=float,
-            default=0.10,
+            default=DEFAULTS.workload_tolerance,
             show_default=True,
             help="Workload band (used when accounts have a workload column).",
         ),
@@ -134,7 +137,7 @@ def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--move-penalty",
             type=float,
-            default=0.0,
+            default=DEFAULTS.move_penalty,
             show_default=True,
             help="Cost per unit of moved potential, in distance units (km or minutes).",
         ),
@@ -148,14 +151,14 @@ def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--distance",
             type=click.Choice(["great_circle", "squared"]),
-            default="great_circle",
+            default=DEFAULTS.distance,
             show_default=True,
             help="Objective distance: great-circle, or squared (moment of inertia).",
         ),
         click.option(
             "--weighting",
             type=click.Choice(["potential", "workload", "none"]),
-            default="potential",
+            default=DEFAULTS.weighting,
             show_default=True,
             help="What weights each account's distance in the objective.",
         ),
@@ -167,28 +170,28 @@ def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--solver",
-            default="HiGHS",
+            default=DEFAULTS.solver,
             show_default=True,
             help="PuLP solver name (see `territory solvers`).",
         ),
         click.option(
             "--time-limit",
             type=float,
-            default=120.0,
+            default=DEFAULTS.time_limit,
             show_default=True,
             help="Wall-clock limit for the optimisation, seconds.",
         ),
         click.option(
             "--gap",
             type=float,
-            default=0.005,
+            default=DEFAULTS.gap,
             show_default=True,
             help="Stop once the plan is within this share of the lower bound.",
         ),
         click.option(
             "--mip",
             type=click.Choice(["auto", "always", "never"]),
-            default="auto",
+            default=DEFAULTS.mip,
             show_default=True,
             help="Run the exact MILP after LP+repair: when the gap is above --gap "
             "(auto), always, or never.",
@@ -196,14 +199,14 @@ def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--candidates",
             type=int,
-            default=8,
+            default=DEFAULTS.candidates,
             show_default=True,
             help="Nearest reps per account to start from (more are priced in).",
         ),
         click.option(
             "--seed",
             type=int,
-            default=0,
+            default=DEFAULTS.seed,
             show_default=True,
             help="Seed recorded with the run (the solve is deterministic).",
         ),
@@ -307,8 +310,10 @@ def align(
     help="A run directory or assignments file (account_id, rep_id) to score; "
     "default: the current alignment (current_rep).",
 )
-@click.option("--tolerance", type=float, default=0.05, show_default=True)
-@click.option("--workload-tolerance", type=float, default=0.10, show_default=True)
+@click.option("--tolerance", type=float, default=DEFAULTS.tolerance, show_default=True)
+@click.option(
+    "--workload-tolerance", type=float, default=DEFAULTS.workload_tolerance, show_default=True
+)
 @click.option(
     "--csv",
     "csv_out",

@@ -31,7 +31,7 @@ class AlignParams:
     candidates: int = 8
     solver: str = "HiGHS"
     time_limit: float = 120.0
-    gap: float = 0.005
+    gap: float = 0.001
     mip: MipMode = "auto"
     seed: int = 0
 
