@@ -1,10 +1,17 @@
-"""GeoJSON feature collections for the map layers.
+"""Data for the map layers: compact account columns and small GeoJSON collections.
 
-Properties hold only what the browser needs: ``s``, the per-feature style
-that Leaflet merges over the layer's base style, and ``t``, the tooltip as
-already-escaped HTML. Tooltip lines are separated by newlines, not ``<br>``,
-and the first line is bold by CSS: at 50,000 accounts every byte per feature
-counts. Coordinates are rounded to 5 decimals (about a metre).
+All text here is raw user text. It reaches the page only as JSON inside a
+``<script>`` element (see :func:`maps.text.script_json`) and the browser puts
+it into tooltips with ``textContent``, never as HTML, so no escaping is done
+here and none is needed.
+
+Accounts are the bulk of a page (200,000 of them in a big plan), so they are
+not GeoJSON features with a tooltip string each: every account layer is a set
+of parallel arrays (coordinates, radius, id, name, potential, change code) and
+the page builds features and tooltips from them in JavaScript. Territories and
+home bases are few and stay GeoJSON, with their tooltip as a list of lines
+(``t``) and their style (``s``) in the properties. Coordinates are rounded to
+5 decimals (about a metre).
 """
 
 from __future__ import annotations
@@ -17,10 +24,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from maps.styling import marker_radii
-from maps.text import esc, fmt_number
+from maps.text import as_float, fmt_number
 
 DECIMALS = 5
-MOVED_STYLE = {"color": "#000000", "weight": 3}
+KEPT, MOVED, INHERITED = 0, 1, 2
 
 Feature = dict[str, Any]
 
@@ -30,30 +37,29 @@ def collection(features: list[Feature]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def account_features(accounts: pd.DataFrame) -> list[Feature]:
-    """Point features for accounts (normalised rows), moved accounts last so they draw on top.
+def has_previous(accounts: pd.DataFrame) -> bool:
+    """Whether the run started from a current alignment (some ``previous_rep`` is set)."""
+    return bool((accounts["previous_rep"] != "").any())
 
-    Uses the ``radius_px`` column when present (see :func:`with_radii`) so that
-    markers are sized on one scale across layers and pages.
+
+def change_codes(accounts: pd.DataFrame) -> np.ndarray:
+    """Per account: MOVED, INHERITED (new owner, previous one gone or none) or KEPT.
+
+    ``moved`` decides MOVED. INHERITED comes from the run's ``change`` column,
+    or, without one, from a covered account whose previous rep differs, as
+    long as the run had a current alignment at all.
     """
-    located = accounts[np.isfinite(accounts["lat"]) & np.isfinite(accounts["lon"])]
-    if "radius_px" not in located.columns:
-        located = with_radii(located)
-    located = located.sort_values(["moved", "account_id"], kind="stable")
-    columns = ["account_id", "name", "rep_id", "previous_rep", "segment", "potential", "moved"]
-    features = []
-    for lon, lat, radius, values in zip(
-        located["lon"],
-        located["lat"],
-        located["radius_px"],
-        located[columns].to_dict("records"),
-        strict=True,
-    ):
-        style: dict[str, Any] = {"radius": float(radius)}
-        if values["moved"]:
-            style.update(MOVED_STYLE)
-        features.append(_point(lon, lat, {"s": style, "t": account_tooltip(values)}))
-    return features
+    codes = np.full(len(accounts), KEPT, dtype=np.int8)
+    if "change" in accounts.columns and (accounts["change"] != "").any():
+        inherited = (accounts["change"] == "inherited").to_numpy()
+    elif has_previous(accounts):
+        rep, previous = accounts["rep_id"], accounts["previous_rep"]
+        inherited = ((rep != "") & (previous != rep)).to_numpy()
+    else:
+        inherited = np.zeros(len(accounts), dtype=bool)
+    codes[inherited] = INHERITED
+    codes[accounts["moved"].to_numpy(bool)] = MOVED
+    return codes
 
 
 def with_radii(accounts: pd.DataFrame) -> pd.DataFrame:
@@ -61,36 +67,72 @@ def with_radii(accounts: pd.DataFrame) -> pd.DataFrame:
     return accounts.assign(radius_px=marker_radii(accounts["potential"].to_numpy(float)))
 
 
-def account_tooltip(row: dict[str, Any]) -> str:
-    """Tooltip HTML for one account: name, id, rep, potential, and any move."""
-    name = esc(row.get("name", ""))
-    account = esc(row.get("account_id", ""))
-    title = f"{name} ({account})" if name else account
-    rep = esc(row.get("rep_id", ""))
-    lines = [title, f"rep {rep}" if rep else "uncovered"]
-    segment = esc(row.get("segment", ""))
-    if segment:
-        lines.append(f"segment {segment}")
-    lines.append(f"potential {fmt_number(row.get('potential'))}")
-    if row.get("moved"):
-        previous = esc(row.get("previous_rep", "")) or "none"
-        lines.append(f"moved {previous} \u2192 {rep or 'uncovered'}")
-    return "\n".join(lines)
+def account_data(accounts: pd.DataFrame, rep: str) -> dict[str, Any]:
+    """Parallel arrays for the located accounts of one rep ("" for uncovered ones).
+
+    Keys: ``rep``; ``x``/``y`` (lon/lat); ``r`` (marker radius, px); ``id``;
+    ``p`` (potential, null when unknown); optional ``n`` (names), ``seg``
+    (segments as ``{"v": values, "i": codes}``), ``c`` (change codes, see
+    :func:`change_codes`) and ``pv`` (previous rep by position, where it
+    differs from ``rep``). Moved accounts come last so they draw on top.
+    Uses ``radius_px`` and ``change_code`` when present.
+    """
+    located = accounts[np.isfinite(accounts["lat"]) & np.isfinite(accounts["lon"])]
+    if "radius_px" not in located.columns:
+        located = with_radii(located)
+    codes = (
+        located["change_code"].to_numpy()
+        if "change_code" in located.columns
+        else change_codes(located)
+    )
+    order = np.lexsort((located["account_id"].to_numpy(str), codes == MOVED))
+    located = located.iloc[order]
+    codes = codes[order]
+    data: dict[str, Any] = {
+        "rep": rep,
+        "x": np.round(located["lon"].to_numpy(float), DECIMALS).tolist(),
+        "y": np.round(located["lat"].to_numpy(float), DECIMALS).tolist(),
+        "r": [_compact(v) for v in located["radius_px"].to_numpy(float).tolist()],
+        "id": located["account_id"].tolist(),
+        "p": [_compact(as_float(v)) for v in located["potential"].tolist()],
+    }
+    names = located["name"]
+    if (names != "").any():
+        data["n"] = names.tolist()
+    segments = located["segment"]
+    if (segments != "").any():
+        values, index = np.unique(segments.to_numpy(str), return_inverse=True)
+        data["seg"] = {"v": values.tolist(), "i": index.tolist()}
+    if codes.any():
+        data["c"] = codes.tolist()
+    previous = located["previous_rep"].to_numpy(str)
+    differs = np.flatnonzero((previous != "") & (previous != rep))
+    if differs.size:
+        data["pv"] = {str(i): previous[i] for i in differs.tolist()}
+    return data
+
+
+def account_count(data: dict[str, Any]) -> int:
+    """Number of accounts in a layer made by :func:`account_data`."""
+    return len(data["x"])
 
 
 def home_features(reps: pd.DataFrame, colours: dict[str, str]) -> list[Feature]:
-    """Point features for rep home bases that have coordinates."""
+    """Point features for rep home bases that have coordinates.
+
+    Properties: ``c`` the rep's colour, ``t`` the tooltip lines.
+    """
     located = reps[np.isfinite(reps["lat"]) & np.isfinite(reps["lon"])]
     features = []
     for row in located.sort_values("rep_id", kind="stable").to_dict("records"):
         rep = str(row["rep_id"])
-        name = esc(row.get("name", ""))
-        tooltip = (
-            f"{esc(rep)}{' ' + name if name else ''}\nhome base"
-            f"\npotential index {fmt_number(row.get('potential_index'), 2)}"
-        )
-        style = {"fillColor": colours.get(rep, "#ffffff")}
-        features.append(_point(row["lon"], row["lat"], {"s": style, "t": tooltip}))
+        lines = [
+            _rep_title(rep, row),
+            "home base",
+            f"potential index {fmt_number(row.get('potential_index'), 2)}",
+        ]
+        properties = {"c": colours.get(rep, "#ffffff"), "t": lines}
+        features.append(_point(row["lon"], row["lat"], properties))
     return features
 
 
@@ -105,26 +147,34 @@ def territory_features(
     features = []
     for rep in sorted(shapes):
         row = by_rep.get(rep, {})
-        name = esc(row.get("name", ""))
-        accounts = row.get("accounts")
-        if accounts is None or not np.isfinite(accounts):
+        accounts = as_float(row.get("accounts"))
+        if accounts is None:
             accounts = account_counts.get(rep, 0)
-        tooltip = "\n".join(
-            [
-                f"{esc(rep)}{' ' + name if name else ''}",
-                f"potential index {fmt_number(row.get('potential_index'), 2)}",
-                f"workload index {fmt_number(row.get('workload_index'), 2)}",
-                f"accounts {fmt_number(accounts, 0)}",
-                f"mean distance {fmt_number(row.get('mean_distance_km'), 1)} km",
-            ]
-        )
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": polygon_geometry(shapes[rep]),
-                "properties": {"s": {"fillColor": colours.get(rep, "#ffffff")}, "t": tooltip},
-            }
-        )
+        lines = [
+            _rep_title(rep, row),
+            f"potential index {fmt_number(row.get('potential_index'), 2)}",
+            f"workload index {fmt_number(row.get('workload_index'), 2)}",
+            f"accounts {fmt_number(accounts, 0)}",
+            f"mean distance {fmt_number(row.get('mean_distance_km'), 1)} km",
+        ]
+        style = {"fillColor": colours.get(rep, "#ffffff")}
+        features.append(_polygon(shapes[rep], {"s": style, "t": lines}))
+    return features
+
+
+def previous_features(
+    shapes: dict[str, BaseGeometry], reps: pd.DataFrame, account_counts: dict[str, int]
+) -> list[Feature]:
+    """Outline features of the previous (current-alignment) territories, one per rep."""
+    by_rep = {str(row["rep_id"]): row for row in reps.to_dict("records")}
+    features = []
+    for rep in sorted(shapes):
+        lines = [
+            _rep_title(rep, by_rep.get(rep, {})),
+            "previous territory",
+            f"accounts before {fmt_number(account_counts.get(rep, 0), 0)}",
+        ]
+        features.append(_polygon(shapes[rep], {"s": {}, "t": lines}))
     return features
 
 
@@ -136,9 +186,26 @@ def polygon_geometry(geometry: BaseGeometry) -> dict[str, Any]:
     return {"type": "MultiPolygon", "coordinates": polygons}
 
 
+def _rep_title(rep: str, row: dict[str, Any]) -> str:
+    name = row.get("name")
+    name = "" if name is None or (isinstance(name, float) and np.isnan(name)) else str(name)
+    return f"{rep} {name}".strip()
+
+
+def _compact(value: float | None) -> float | int | None:
+    """A number for JSON: whole numbers without ".0", NaN/inf as null."""
+    if value is None or not np.isfinite(value):
+        return None
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
+
+
 def _rings(polygon: BaseGeometry) -> list[list[list[float]]]:
     rings = [polygon.exterior, *polygon.interiors]  # type: ignore[attr-defined]
     return [np.round(np.asarray(ring.coords)[:, :2], DECIMALS).tolist() for ring in rings]
+
+
+def _polygon(geometry: BaseGeometry, properties: dict[str, Any]) -> Feature:
+    return {"type": "Feature", "geometry": polygon_geometry(geometry), "properties": properties}
 
 
 def _point(lon: float, lat: float, properties: dict[str, Any]) -> Feature:

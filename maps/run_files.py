@@ -18,7 +18,7 @@ ASSIGNMENTS_FILE = "assignments.csv"
 REPS_FILE = "rep_summary.csv"
 RUN_FILE = "run.json"
 
-ACCOUNT_TEXT = ("account_id", "rep_id", "previous_rep", "name", "segment")
+ACCOUNT_TEXT = ("account_id", "rep_id", "previous_rep", "change", "name", "segment")
 ACCOUNT_NUMBERS = ("distance_km", "potential", "workload", "lat", "lon")
 REP_TEXT = ("rep_id", "name", "district", "region")
 REP_NUMBERS = (
@@ -116,11 +116,9 @@ def _read_text_csv(path: Path) -> pd.DataFrame:
 def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    return pd.Series(
-        ["" if _missing(value) else str(value).strip() for value in frame[column]],
-        index=frame.index,
-        dtype=object,
-    )
+    values = frame[column]
+    text = values.astype(object).where(values.notna(), "").map(str).str.strip()
+    return text.astype(object)
 
 
 def _number_column(frame: pd.DataFrame, column: str) -> pd.Series:

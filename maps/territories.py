@@ -29,12 +29,14 @@ class Territories:
     neighbours: dict[str, list[str]]
 
 
-def build_territories(assignments: pd.DataFrame) -> Territories:
+def build_territories(assignments: pd.DataFrame, column: str = "rep_id") -> Territories:
     """Compute dissolved, clipped territories and their adjacency.
 
-    Expects normalised assignments (``rep_id`` text, ``lat``/``lon`` floats).
-    Uncovered accounts help define the study area but belong to no territory,
-    so the covered territories share the space between them.
+    Expects normalised assignments (``column`` text, ``lat``/``lon`` floats).
+    ``column`` names the owner: ``rep_id`` for the plan, ``previous_rep`` (with
+    reps not on the roster blanked) for the alignment before it. Accounts
+    without an owner help define the study area but belong to no territory,
+    so the owned territories share the space between them.
     """
     located = assignments[np.isfinite(assignments["lat"]) & np.isfinite(assignments["lon"])]
     if located.empty:
@@ -43,16 +45,20 @@ def build_territories(assignments: pd.DataFrame) -> Territories:
     scale = max(scale, 0.05)
     area = study_area(located["lon"].to_numpy() * scale, located["lat"].to_numpy())
 
-    covered = located[located["rep_id"] != ""]
-    if covered.empty:
+    owners = located[column].to_numpy(dtype=object)
+    covered = owners != ""
+    if not covered.any():
         return Territories(shapes={}, neighbours={})
-    sites, site_rep = _sites(covered["lon"].to_numpy() * scale, covered["lat"].to_numpy(), covered)
+    sites, site_rep = _sites(
+        located["lon"].to_numpy()[covered] * scale,
+        located["lat"].to_numpy()[covered],
+        owners[covered],
+    )
     cells = _voronoi_cells(sites, area)
 
     shapes: dict[str, BaseGeometry] = {}
-    for rep in sorted(set(site_rep)):
-        mask = site_rep == rep
-        merged = shapely.coverage_union_all(cells[mask])
+    for rep, members in sorted(pd.Series(site_rep).groupby(site_rep, sort=True).indices.items()):
+        merged = shapely.coverage_union_all(cells[members])
         clipped = shapely.intersection(merged, area)
         unscaled = shapely.transform(clipped, lambda xy: xy / np.array([scale, 1.0]))
         polygonal = _polygonal(shapely.set_precision(unscaled, GRID))
@@ -69,15 +75,13 @@ def study_area(x: np.ndarray, y: np.ndarray) -> BaseGeometry:
     return shapely.buffer(hull, margin, quad_segs=4)
 
 
-def _sites(x: np.ndarray, y: np.ndarray, covered: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _sites(x: np.ndarray, y: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique account locations and the rep owning each.
 
     Several accounts can share a location; the location goes to the rep with
     most accounts there (ties to the smallest rep id) so each site has one owner.
     """
-    frame = pd.DataFrame(
-        {"x": np.round(x, 7), "y": np.round(y, 7), "rep": covered["rep_id"].to_numpy()}
-    )
+    frame = pd.DataFrame({"x": np.round(x, 7), "y": np.round(y, 7), "rep": owners})
     counts = frame.groupby(["x", "y", "rep"], sort=True).size().rename("n").reset_index()
     counts = counts.sort_values(["x", "y", "n", "rep"], ascending=[True, True, False, True])
     owners = counts.drop_duplicates(["x", "y"], keep="first")

@@ -38,7 +38,8 @@ from solvers.repair import Violation, loads_of, repair, round_largest
 MIP_MAX_PAIRS = 150_000
 NEIGHBOURHOOD_PER_SPLIT = 25  # accounts freed per account the LP split
 NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_MAX = 300, 5_000
-NEIGHBOURHOOD_SECONDS = 30.0
+NEIGHBOURHOOD_SECONDS = 10.0
+AUTO_MIP_SECONDS = 30.0  # --mip auto spends at most this on the exact MILP; always: all time
 MAX_PRICING_ROUNDS = 50
 OPTIMAL_GAP = 1e-6
 
@@ -262,6 +263,7 @@ def solve_balanced_assignment(
     want_mip = mip == "always" or (mip == "auto" and current_gap > gap)
     if want_mip and clock.left() > 1:
         t = time.perf_counter()
+        budget = clock.left() if mip == "always" else min(clock.left(), AUTO_MIP_SECONDS)
         assignment, objective, bound, mip_record = _mip(
             model,
             solver,
@@ -270,7 +272,7 @@ def solve_balanced_assignment(
             objective if feasible else None,
             bound,
             gap,
-            clock,
+            budget,
             progress,
         )
         feasible = _meets_all(model, assignment)
@@ -311,7 +313,8 @@ def solve_balanced_assignment(
             **common,
         )
     final_gap = _gap(objective, bound)
-    timed_out = lp.status == TIME_LIMIT or (mip_record or {}).get("status") == TIME_LIMIT
+    mip_stopped = (mip_record or {}).get("status") == TIME_LIMIT
+    timed_out = lp.status == TIME_LIMIT or (mip_stopped and clock.left() <= 1.0)
     if final_gap <= OPTIMAL_GAP:
         status, message = OPTIMAL, "optimal: the plan's cost equals the lower bound."
     elif timed_out:
@@ -320,6 +323,11 @@ def solve_balanced_assignment(
     else:
         status = FEASIBLE
         message = f"plan within {final_gap:.3%} of the full model's lower bound."
+        if mip_stopped:
+            message += (
+                f" The exact MILP stopped after its {AUTO_MIP_SECONDS:.0f} s share; "
+                "--mip always gives it the whole --time-limit."
+            )
     return SolveOutcome(assignment, status, objective, bound, final_gap, message, **common)
 
 
@@ -406,7 +414,7 @@ def _mip(
     incumbent: float | None,
     bound: float,
     gap: float,
-    clock: Clock,
+    seconds: float,
     progress: Progress,
 ) -> tuple[np.ndarray, float, float, dict]:
     """MILP over the pairs that can still beat the incumbent (reduced-cost fixing), or over
@@ -436,7 +444,7 @@ def _mip(
     built = build_problem(model, a, r, cost, "cost", integer=True)
     progress("mip", f"MILP over {len(a):,} pairs ({'exact' if exact else 'restricted'} set)")
     report: SolveReport = run_solver(
-        built.prob, make_solver(solver, mip=True, time_limit=max(clock.left(), 1.0), gap=gap)
+        built.prob, make_solver(solver, mip=True, time_limit=max(seconds, 1.0), gap=gap)
     )
     record: dict = {
         "pairs": int(len(a)),
@@ -542,7 +550,7 @@ def _infeasible(
                     None,
                     relaxed_lp.bound,
                     0.0,
-                    clock,
+                    clock.left(),
                     progress,
                 )
         need = f"±{tau:.2%} potential" + (f" / ±{rho * tau:.2%} workload" if has_work else "")

@@ -103,6 +103,7 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
             "candidate_pairs": outcome.candidate_pairs,
             "split_accounts_in_lp": outcome.split_accounts,
             "mip": mip,
+            "neighbourhood": outcome.neighbourhood,
         }
         timings = {k: round(v, 4) for k, v in plan.timings.items()}
         if mip_seconds is not None:
