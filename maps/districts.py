@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from maps.features import with_radii
+from maps.features import change_codes, with_radii
 from maps.render import assemble_map, finish, has_districts, render_html, rep_groups, write_html
 from maps.run_files import read_run
 from maps.text import esc, fmt_number
@@ -28,6 +28,7 @@ def write_district_maps(run_dir: Path, out_dir: Path, *, tiles: str | None = Non
     """
     run = read_run(run_dir)
     accounts = with_radii(run.assignments)
+    accounts = accounts.assign(change_code=change_codes(accounts))
     reps = run.reps
     out_dir = Path(out_dir)
     rep_ids = sorted((set(reps["rep_id"]) | set(accounts["rep_id"])) - {""})
@@ -48,7 +49,9 @@ def write_district_maps(run_dir: Path, out_dir: Path, *, tiles: str | None = Non
             team_accounts = accounts[accounts["rep_id"].isin(members)]
         team = reps[reps["rep_id"].isin(members)]
         title = f"Territory plan: {label}"
-        m = assemble_map(team_accounts, team, info, title, tiles, height="65vh")
+        m = assemble_map(
+            team_accounts, team, info, title, tiles, height="65vh", roster=reps
+        )
         RepTable(esc(f"Reps in {label}"), team).add_to(m)
         finish(m)
         path = write_html(render_html(m), out_dir / page_name(label, used))

@@ -1,10 +1,20 @@
 """Leaflet layers for accounts, rep home bases and territories.
 
-Each layer is a single ``L.geoJSON`` call whose per-feature style lives in
-the feature properties and is applied by one shared JavaScript function
-(``pointToLayer`` for circle markers, ``style`` for polygons). This keeps the
-page linear in the number of accounts, unlike folium's ``style_function``
-(one JavaScript case per feature) or one folium object per account.
+Every layer is one call of a small shared JavaScript helper (``territoryMaps``)
+with its data as JSON, so the page stays linear in the number of accounts:
+no folium object, style function case or tooltip string per account.
+
+* Accounts: compact parallel arrays (see :func:`maps.features.account_data`)
+  turned into an ``L.geoJSON`` layer of canvas circle markers; tooltips are
+  built from the arrays only when hovered.
+* Territories: ``L.geoJSON`` polygons on the same canvas, below the accounts.
+* Previous territories: dashed outlines in their own pane above the canvas,
+  drawn as SVG so that only the outline line reacts to the mouse.
+* Home bases: DOM diamonds in Leaflet's marker pane, above everything drawn
+  on the canvas, so accounts never hide them.
+
+Tooltips are DOM nodes whose text is set with ``textContent``: user text is
+never parsed as HTML. All JSON passes through :func:`maps.text.script_json`.
 """
 
 from __future__ import annotations
@@ -22,35 +32,114 @@ ACCOUNT_STYLE: dict[str, Any] = {
     "opacity": 0.9,
     "fillOpacity": 0.85,
 }
-HOME_STYLE: dict[str, Any] = {
-    "radius": 9,
-    "color": "#111111",
-    "weight": 3,
-    "opacity": 1,
-    "fillOpacity": 1,
-}
+MOVED_STYLE: dict[str, Any] = {"color": "#000000", "weight": 3}
 TERRITORY_STYLE: dict[str, Any] = {
     "color": "#555555",
     "weight": 1,
     "opacity": 0.7,
     "fillOpacity": 0.22,
 }
+PREVIOUS_STYLE: dict[str, Any] = {
+    "color": "#1a1a1a",
+    "weight": 2.5,
+    "opacity": 0.9,
+    "dashArray": "7 5",
+    "fill": False,
+}
+PREVIOUS_PANE = "tmPrevious"
 
 _SHARED_JS = """
 var territoryMaps = {
+  map: null,
   front: [],
-  point: function (base) {
-    return function (feature, latlng) {
-      return L.circleMarker(latlng, Object.assign({}, base, feature.properties.s));
-    };
+  movedStyle: %(moved)s,
+  number: function (value, digits) {
+    if (value === null || value === undefined || !isFinite(value)) { return "n/a"; }
+    if (digits === undefined) {
+      var size = Math.abs(value);
+      digits = size >= 100 ? 0 : (size < 10 ? 2 : 1);
+    }
+    return Number(value).toLocaleString("en-US",
+      {minimumFractionDigits: digits, maximumFractionDigits: digits});
   },
-  style: function (base) {
-    return function (feature) {
+  tip: function (lines) {
+    var box = document.createElement("div");
+    lines.forEach(function (line) {
+      var row = document.createElement("div");
+      row.textContent = line;
+      box.appendChild(row);
+    });
+    return box;
+  },
+  featureTip: function (layer) {
+    return territoryMaps.tip(layer.feature.properties.t);
+  },
+  accountLines: function (d, i) {
+    var name = d.n ? d.n[i] : "", id = d.id[i], rep = d.rep;
+    var lines = [name ? name + " (" + id + ")" : id, rep ? "rep " + rep : "uncovered"];
+    var segment = d.seg ? d.seg.v[d.seg.i[i]] : "";
+    if (segment) { lines.push("segment " + segment); }
+    lines.push("potential " + territoryMaps.number(d.p[i]));
+    var code = d.c ? d.c[i] : 0, previous = d.pv && d.pv[i] ? d.pv[i] : "";
+    if (code === 1) {
+      lines.push("moved " + (previous || "none") + " \\u2192 " + (rep || "uncovered"));
+    } else if (code === 2) {
+      lines.push(previous ? "inherited from " + previous : "previously unassigned");
+    }
+    return lines;
+  },
+  accounts: function (d, base, meta) {
+    var n = d.x.length, features = new Array(n);
+    for (var i = 0; i < n; i++) {
+      features[i] = {type: "Feature", properties: {i: i},
+        geometry: {type: "Point", coordinates: [d.x[i], d.y[i]]}};
+    }
+    var layer = L.geoJSON({type: "FeatureCollection", features: features}, Object.assign({
+      pointToLayer: function (feature, latlng) {
+        var i = feature.properties.i;
+        var style = Object.assign({}, base, {radius: d.r[i]});
+        if (d.c && d.c[i] === 1) { Object.assign(style, territoryMaps.movedStyle); }
+        return L.circleMarker(latlng, style);
+      }
+    }, meta));
+    layer.bindTooltip(function (marker) {
+      return territoryMaps.tip(territoryMaps.accountLines(d, marker.feature.properties.i));
+    }, {className: "tm-tip"});
+    territoryMaps.front.push(layer);
+    return layer;
+  },
+  areas: function (data, base, meta) {
+    var options = {style: function (feature) {
       return Object.assign({}, base, feature.properties.s);
-    };
+    }};
+    if (meta.kind === "previous") {
+      territoryMaps.previousRenderer = territoryMaps.previousRenderer ||
+        L.svg({pane: "%(pane)s", padding: 0.5});
+      options.renderer = territoryMaps.previousRenderer;
+      options.pane = "%(pane)s";
+    }
+    return L.geoJSON(data, Object.assign(options, meta))
+      .bindTooltip(territoryMaps.featureTip, {sticky: true, className: "tm-tip"});
   },
-  tooltip: function (layer) {
-    return layer.feature.properties.t;
+  homes: function (data, base, meta) {
+    return L.geoJSON(data, Object.assign({
+      pointToLayer: function (feature, latlng) {
+        var diamond = document.createElement("div");
+        diamond.style.background = feature.properties.c;
+        var icon = L.divIcon({className: "tm-home", iconSize: [20, 20], html: diamond});
+        return L.marker(latlng, {icon: icon, keyboard: false, riseOnHover: true});
+      }
+    }, meta)).bindTooltip(territoryMaps.featureTip, {className: "tm-tip", direction: "top"});
+  },
+  setup: function (map, bounds) {
+    territoryMaps.map = map;
+    map.createPane("%(pane)s").style.zIndex = 450;
+    if (bounds) { map.fitBounds(bounds, {padding: [10, 10], animate: false}); }
+    map.on("overlayadd", function () {
+      territoryMaps.front.forEach(function (layer) {
+        if (map.hasLayer(layer)) { layer.bringToFront(); }
+      });
+    });
   },
   control: function (map, id, position) {
     var control = L.control({position: position});
@@ -64,32 +153,43 @@ var territoryMaps = {
     return control.addTo(map);
   }
 };
-"""
+""" % {"moved": script_json(MOVED_STYLE), "pane": PREVIOUS_PANE}
 
 _CSS = """
 .leaflet-container { background: #f4f4f1; }
-.tm-tip { white-space: pre-line; }
-.tm-tip::first-line { font-weight: bold; }
+.tm-tip > div > div:first-child { font-weight: bold; }
+.leaflet-%(pane)s-pane > svg { pointer-events: none; }
+.tm-home > div { box-sizing: border-box; width: 14px; height: 14px; margin: 3px;
+  transform: rotate(45deg); border: 2px solid #fff;
+  box-shadow: 0 0 0 2px #111, 0 1px 5px rgba(0,0,0,0.6); }
 .tm-panel { background: rgba(255,255,255,0.93); padding: 6px 9px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.35); font: 12px/1.45 sans-serif; max-width: 280px; }
 .tm-panel h4 { margin: 0 0 4px; font-size: 13px; }
 .tm-panel table { border-collapse: collapse; }
 .tm-panel td { padding: 0 6px 0 0; vertical-align: top; }
 .tm-legend { max-height: 40vh; overflow-y: auto; }
-.tm-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
+.tm-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%%;
   margin-right: 5px; vertical-align: middle; border: 1px solid #333; }
 .tm-swatch.tm-moved { background: #fff; border: 3px solid #000; width: 6px; height: 6px; }
-.tm-swatch.tm-home { border: 3px solid #111; width: 8px; height: 8px; }
+.tm-swatch.tm-home-key { border-radius: 0; transform: rotate(45deg); width: 8px; height: 8px;
+  background: #4e79a7; border: 2px solid #fff; box-shadow: 0 0 0 2px #111; margin: 0 8px 0 3px; }
+.tm-swatch.tm-previous { border-radius: 0; border: 0; border-top: 3px dashed #1a1a1a;
+  height: 0; width: 16px; }
 .tm-table { font: 13px/1.45 sans-serif; margin: 12px; overflow-x: auto; }
 .tm-table table { border-collapse: collapse; }
 .tm-table th, .tm-table td { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
 .tm-table th { background: #f0f0f0; }
 .tm-table .tm-text { text-align: left; }
-"""
+""" % {"pane": PREVIOUS_PANE}
 
 
 class MapSetup(TemplateElement):
-    """Shared CSS and JavaScript helpers; add it to the map before any layer."""
+    """Shared CSS and JavaScript helpers; add it to the map before any layer.
+
+    Creates the pane for previous territories and sets the initial view to
+    ``bounds`` ([[south, west], [north, east]]) without animation, before any
+    layer is drawn.
+    """
 
     _template = Template(
         """
@@ -98,73 +198,47 @@ class MapSetup(TemplateElement):
 <script>{{ this.js }}</script>
 {% endmacro %}
 {% macro script(this, kwargs) %}
-{{ this._parent.get_name() }}.on("overlayadd", function () {
-  territoryMaps.front.forEach(function (layer) {
-    if ({{ this._parent.get_name() }}.hasLayer(layer)) { layer.bringToFront(); }
-  });
-});
+territoryMaps.setup({{ this._parent.get_name() }}, {{ this.bounds }});
 {% endmacro %}
 """
     )
 
-    def __init__(self) -> None:
+    def __init__(self, bounds: list[list[float]] | None) -> None:
         super().__init__()
         self._name = "MapSetup"
         self.css = _CSS
         self.js = _SHARED_JS
+        self.bounds = script_json(bounds)
 
 
-class PointLayer(TemplateElement):
-    """One GeoJSON layer of circle markers (accounts of one rep, or home bases).
+class DataLayer(TemplateElement):
+    """One layer drawn by ``territoryMaps.<helper>(data, base_style, meta)``.
 
-    ``meta`` is stored in the Leaflet layer options (e.g. kind and rep id) so
-    the page can be inspected; it must contain no unescaped user text.
+    ``helper`` is ``accounts``, ``areas`` or ``homes``. ``meta`` ends up in the
+    Leaflet layer options (``kind``, ``rep``) so the page can be inspected.
     """
 
     _template = Template(
         """
 {% macro script(this, kwargs) %}
-var {{ this.get_name() }} = L.geoJSON({{ this.data }}, Object.assign(
-  {pointToLayer: territoryMaps.point({{ this.base }})}, {{ this.meta }}
-)).bindTooltip(territoryMaps.tooltip, {className: "tm-tip"}).addTo({{ this._parent.get_name() }});
-territoryMaps.front.push({{ this.get_name() }});
+var {{ this.get_name() }} = territoryMaps.{{ this.helper }}({{ this.data }}, {{ this.base }},
+  {{ this.meta }}).addTo({{ this._parent.get_name() }});
 {% endmacro %}
 """
     )
 
-    def __init__(
-        self,
-        features: dict[str, Any],
-        base_style: dict[str, Any],
-        meta: dict[str, Any],
-        name: str = "PointLayer",
-    ) -> None:
-        super().__init__()
-        self._name = name
-        self.data = script_json(features)
-        self.base = script_json(base_style)
-        self.meta = script_json(meta)
-
-
-class AreaLayer(TemplateElement):
-    """One GeoJSON layer of territory polygons with sticky tooltips."""
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = L.geoJSON({{ this.data }}, Object.assign(
-  {style: territoryMaps.style({{ this.base }})}, {{ this.meta }}
-)).bindTooltip(territoryMaps.tooltip, {sticky: true, className: "tm-tip"})
-  .addTo({{ this._parent.get_name() }});
-{% endmacro %}
-"""
-    )
+    HELPERS = ("accounts", "areas", "homes")
 
     def __init__(
-        self, features: dict[str, Any], base_style: dict[str, Any], meta: dict[str, Any]
+        self, helper: str, data: dict[str, Any], base_style: dict[str, Any], meta: dict[str, Any]
     ) -> None:
         super().__init__()
-        self._name = "TerritoryLayer"
-        self.data = script_json(features)
+        if helper not in self.HELPERS:
+            raise ValueError(f"unknown layer helper {helper!r}")
+        self._name = {"accounts": "AccountLayer", "areas": "AreaLayer", "homes": "HomeLayer"}[
+            helper
+        ]
+        self.helper = helper
+        self.data = script_json(data)
         self.base = script_json(base_style)
         self.meta = script_json(meta)

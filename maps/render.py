@@ -12,25 +12,28 @@ import numpy as np
 import pandas as pd
 
 from maps.features import (
-    account_features,
+    account_count,
+    account_data,
+    change_codes,
     collection,
+    has_previous,
     home_features,
+    previous_features,
     territory_features,
     with_radii,
 )
 from maps.ids import assign_ids
 from maps.layers import (
     ACCOUNT_STYLE,
-    HOME_STYLE,
+    PREVIOUS_STYLE,
     TERRITORY_STYLE,
-    AreaLayer,
+    DataLayer,
     MapSetup,
-    PointLayer,
 )
 from maps.offline import external_references, make_offline
 from maps.run_files import normalise_assignments, normalise_reps, read_run
 from maps.styling import UNCOVERED_COLOUR, greedy_colours
-from maps.territories import Territories, build_territories
+from maps.territories import build_territories
 from maps.text import esc
 from maps.widgets import Legend, SummaryPanel, summary_rows
 
@@ -123,11 +126,18 @@ def assemble_map(
     title: str,
     tiles: str | None,
     height: str = "100%",
+    roster: pd.DataFrame | None = None,
 ) -> folium.Map:
-    """Build the map from normalised tables, without fixing ids (see :func:`finish`)."""
+    """Build the map from normalised tables, without fixing ids (see :func:`finish`).
+
+    ``roster`` is the whole run's rep table when ``reps`` is only a part of it
+    (a district page); previous territories are drawn for previous reps on it.
+    """
     run_info = run_info if isinstance(run_info, dict) else {}
     if "radius_px" not in accounts.columns:
         accounts = with_radii(accounts)
+    if "change_code" not in accounts.columns:
+        accounts = accounts.assign(change_code=change_codes(accounts))
     rep_ids = sorted((set(reps["rep_id"]) | set(accounts["rep_id"])) - {""})
     territories = build_territories(accounts)
     colours = greedy_colours(rep_ids, territories.neighbours)
@@ -143,32 +153,61 @@ def assemble_map(
     )
     figure = m.get_root()
     figure.title = esc(title)  # type: ignore[attr-defined]
-    MapSetup().add_to(m)
+    MapSetup(_bounds(accounts, reps)).add_to(m)
     if tiles:
         _tile_layer(tiles).add_to(m)
 
+    if territories.shapes:
+        counts = {rep: len(by_rep[rep]) if rep in by_rep else 0 for rep in territories.shapes}
+        features = territory_features(territories.shapes, reps, colours, counts)
+        group = folium.FeatureGroup(name="Territories")
+        group.add_to(m)
+        meta = {"kind": "territories"}
+        DataLayer("areas", collection(features), TERRITORY_STYLE, meta).add_to(group)
+    previous = _previous_layer(accounts, reps if roster is None else roster)
+    if previous is not None:
+        group = folium.FeatureGroup(name="Previous territories", show=False)
+        group.add_to(m)
+        previous.add_to(group)
+
     groups = rep_groups(rep_ids, reps)
-    for group in groups:
-        layer_group = folium.FeatureGroup(name=esc(group.label))
+    for rep_group in groups:
+        layer_group = folium.FeatureGroup(name=esc(rep_group.label))
         layer_group.add_to(m)
-        _add_group_layers(layer_group, group, by_rep, reps, territories, colours)
-    uncovered = account_features(by_rep[""]) if "" in by_rep else []
-    if uncovered:
-        uncovered_group = folium.FeatureGroup(name="Uncovered accounts")
-        uncovered_group.add_to(m)
-        style = {**ACCOUNT_STYLE, "fillColor": UNCOVERED_COLOUR}
-        meta = {"kind": "uncovered"}
-        PointLayer(collection(uncovered), style, meta, "UncoveredLayer").add_to(uncovered_group)
+        _add_group_layers(layer_group, rep_group, by_rep, reps, colours)
+    if "" in by_rep:
+        uncovered = account_data(by_rep[""], "")
+        if account_count(uncovered):
+            uncovered_group = folium.FeatureGroup(name="Uncovered accounts")
+            uncovered_group.add_to(m)
+            style = {**ACCOUNT_STYLE, "fillColor": UNCOVERED_COLOUR}
+            DataLayer("accounts", uncovered, style, {"kind": "uncovered"}).add_to(uncovered_group)
 
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     legend = [(colours[rep], esc(f"{rep} {names.get(rep, '')}".strip())) for rep in rep_ids]
-    Legend(legend).add_to(m)
+    Legend(legend, previous=previous is not None).add_to(m)
     SummaryPanel(esc(title), summary_rows(run_info, accounts, reps)).add_to(m)
     folium.LayerControl(collapsed=len(groups) > 12).add_to(m)
-    bounds = _bounds(accounts, reps)
-    if bounds is not None:
-        m.fit_bounds(bounds, padding=(10, 10))
     return m
+
+
+def _previous_layer(accounts: pd.DataFrame, roster: pd.DataFrame) -> DataLayer | None:
+    """Dashed outlines of the territories before the plan, or None without a current alignment.
+
+    Voronoi cells of the accounts dissolved by ``previous_rep``; accounts whose
+    previous rep is not on the roster (departed) or who had none belong to no
+    previous territory.
+    """
+    if not has_previous(accounts):
+        return None
+    on_roster = (set(roster["rep_id"]) | set(accounts["rep_id"])) - {""}
+    previous = accounts["previous_rep"].where(accounts["previous_rep"].isin(on_roster), "")
+    territories = build_territories(accounts.assign(previous_rep=previous), "previous_rep")
+    if not territories.shapes:
+        return None
+    counts = previous[previous != ""].value_counts().to_dict()
+    features = previous_features(territories.shapes, roster, counts)
+    return DataLayer("areas", collection(features), PREVIOUS_STYLE, {"kind": "previous"})
 
 
 def _add_group_layers(
@@ -176,26 +215,20 @@ def _add_group_layers(
     group: RepGroup,
     by_rep: dict[str, pd.DataFrame],
     reps: pd.DataFrame,
-    territories: Territories,
     colours: dict[str, str],
 ) -> None:
-    """Territories, then one account layer per rep, then home bases (drawing order)."""
-    shapes = {rep: territories.shapes[rep] for rep in group.reps if rep in territories.shapes}
-    if shapes:
-        counts = {rep: len(by_rep[rep]) if rep in by_rep else 0 for rep in shapes}
-        features = territory_features(shapes, reps, colours, counts)
-        meta = {"kind": "territories"}
-        AreaLayer(collection(features), TERRITORY_STYLE, meta).add_to(layer_group)
+    """One account layer per rep, then the group's home bases."""
     for rep in group.reps:
-        features = account_features(by_rep[rep]) if rep in by_rep else []
-        if features:
+        if rep not in by_rep:
+            continue
+        data = account_data(by_rep[rep], rep)
+        if account_count(data):
             style = {**ACCOUNT_STYLE, "fillColor": colours[rep]}
-            meta = {"kind": "accounts", "rep": esc(rep)}
-            PointLayer(collection(features), style, meta, "AccountLayer").add_to(layer_group)
+            meta = {"kind": "accounts", "rep": rep}
+            DataLayer("accounts", data, style, meta).add_to(layer_group)
     homes = home_features(reps[reps["rep_id"].isin(group.reps)], colours)
     if homes:
-        meta = {"kind": "homes"}
-        PointLayer(collection(homes), HOME_STYLE, meta, "HomeLayer").add_to(layer_group)
+        DataLayer("homes", collection(homes), {}, {"kind": "homes"}).add_to(layer_group)
 
 
 def _tile_layer(tiles: str) -> folium.TileLayer:

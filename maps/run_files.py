@@ -86,7 +86,7 @@ def normalise_assignments(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ACCOUNT_NUMBERS:
         out[column] = _number_column(out, column)
     if "moved" in out.columns:
-        out["moved"] = [_truthy(value) for value in out["moved"]]
+        out["moved"] = _text_column(out, "moved").str.lower().isin(_TRUE).to_numpy(bool)
     else:
         out["moved"] = False
     out["moved"] = out["moved"].astype(bool)
@@ -125,20 +125,3 @@ def _number_column(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series([float("nan")] * len(frame), index=frame.index, dtype=float)
     return pd.to_numeric(frame[column], errors="coerce").astype(float)
-
-
-def _missing(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False
-
-
-def _truthy(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if _missing(value):
-        return False
-    return str(value).strip().lower() in _TRUE

@@ -21,7 +21,7 @@ LegendEntry = tuple[str, str]  # (colour, escaped label)
 
 
 class Legend(TemplateElement):
-    """Rep colours plus the symbols for home bases, moved and uncovered accounts."""
+    """Rep colours plus the symbols for home bases, moved accounts, previous territories."""
 
     _template = Template(
         """
@@ -32,8 +32,11 @@ class Legend(TemplateElement):
 <div><span class="tm-swatch" style="background:{{ colour }}"></span>{{ label }}</div>
 {%- endfor %}
 <hr>
-<div><span class="tm-swatch tm-home"></span>home base</div>
+<div><span class="tm-swatch tm-home-key"></span>home base</div>
 <div><span class="tm-swatch tm-moved"></span>moved account</div>
+{%- if this.previous %}
+<div><span class="tm-swatch tm-previous"></span>previous territory (layer)</div>
+{%- endif %}
 <div><span class="tm-swatch" style="background:{{ this.uncovered }}"></span>uncovered account</div>
 </div>
 {% endmacro %}
@@ -43,10 +46,11 @@ territoryMaps.control({{ this._parent.get_name() }}, "{{ this.get_name() }}", "b
 """
     )
 
-    def __init__(self, entries: Sequence[LegendEntry]) -> None:
+    def __init__(self, entries: Sequence[LegendEntry], *, previous: bool = False) -> None:
         super().__init__()
         self._name = "Legend"
         self.entries = list(entries)
+        self.previous = previous
         self.uncovered = UNCOVERED_COLOUR
 
 

@@ -45,7 +45,10 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
             f"{(m['moved_potential_share'] or 0):.1%} of potential",
         ),
         ("inherited", f"{m['inherited_accounts']:,} accounts from departed or no rep"),
-        ("uncovered", f"{m['uncovered_accounts']:,} accounts"),
+        (
+            "uncovered" if plan.outcome is not None else "without a rep",
+            f"{m['uncovered_accounts']:,} accounts",
+        ),
     ]
     return rows
 
