@@ -82,6 +82,7 @@ class SolveReport:
     bound: float | None
     seconds: float
     raw_status: str
+    nodes: int | None = None
 
 
 @contextlib.contextmanager
@@ -160,4 +161,5 @@ def _highs_report(prob: pulp.LpProblem, model: Any, seconds: float) -> SolveRepo
         bound,
         seconds,
         model.modelStatusToString(status),
+        int(info.mip_node_count) if is_mip else None,
     )

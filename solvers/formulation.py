@@ -82,6 +82,7 @@ class BalancedAssignment:
     capacity: np.ndarray
     max_moved: float | None
     costs: PairOracle
+    cost_scale: float = 1.0  # objective divided by this inside the solver, for its numerics
 
     @property
     def n_accounts(self) -> int:
@@ -175,6 +176,10 @@ class BuiltProblem:
     rows: list[tuple[Row, pulp.LpConstraint]]
     slacks: dict[str, pulp.LpVariable] = field(default_factory=dict)
     tau: pulp.LpVariable | None = None
+    objective_scale: float = 1.0  # solver objective × this = our objective
+
+    def unscale(self, value: float | None) -> float | None:
+        return None if value is None else value * self.objective_scale
 
     def values(self) -> np.ndarray:
         return np.array([v.varValue or 0.0 for v in self.x], dtype=float)
@@ -200,8 +205,9 @@ def build_problem(
         prob.add_variable(f"x_{a}_{r}", lowBound=0, upBound=1 if integer else None, cat=cat)
         for a, r in zip(pair_a.tolist(), pair_r.tolist(), strict=True)
     ]
+    scale = model.cost_scale if phase == "cost" else 1.0
     objective_vars: list = list(x) if phase == "cost" else []
-    objective_coefs: list[float] = pair_cost.tolist() if phase == "cost" else []
+    objective_coefs: list[float] = (pair_cost / scale).tolist() if phase == "cost" else []
 
     assign: dict[int, pulp.LpConstraint] = {}
     starts: list[int] = np.flatnonzero(np.diff(pair_a, prepend=-1) != 0).tolist()
@@ -246,4 +252,4 @@ def build_problem(
         objective_vars.append(tau)
         objective_coefs.append(1.0)
     prob.setObjective(linear(objective_vars, objective_coefs))
-    return BuiltProblem(prob, pair_a, pair_r, x, assign, rows, slacks, tau)
+    return BuiltProblem(prob, pair_a, pair_r, x, assign, rows, slacks, tau, scale)

@@ -35,15 +35,16 @@ class Duals:
 
 def read_duals(model: BalancedAssignment, built: BuiltProblem) -> Duals:
     """Duals of the last solve, clipped to their valid signs."""
+    scale = built.objective_scale
     u = np.zeros(model.n_accounts)
     for a, constraint in built.assign.items():
-        u[a] = constraint.pi or 0.0
+        u[a] = (constraint.pi or 0.0) * scale
     y_pot = np.zeros(model.n_reps)
     y_work = np.zeros(model.n_reps)
     y_moved = 0.0
     rhs_term = 0.0
     for row, constraint in built.rows:
-        y = float(constraint.pi or 0.0)
+        y = float(constraint.pi or 0.0) * scale
         y = max(y, 0.0) if row.sense == ">=" else min(y, 0.0)
         rhs_term += y * row.rhs
         if row.kind == "potential":

@@ -36,8 +36,9 @@ from solvers.pricing import Duals, all_pairs, pairs_below, price, read_duals
 from solvers.repair import Violation, loads_of, repair, round_largest
 
 MIP_MAX_PAIRS = 150_000
-NEIGHBOURHOOD_PER_SPLIT = 25  # accounts freed per account the LP split
-NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_MAX = 300, 5_000
+EXACT_WIDEN_MAX_PAIRS = 20_000  # tightest tolerance by MILP up to this many pairs, else by LP
+NEIGHBOURHOOD_PER_SPLIT = 10  # accounts freed per account the LP split
+NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_MAX = 150, 3_000
 NEIGHBOURHOOD_SECONDS = 10.0
 AUTO_MIP_SECONDS = 30.0  # --mip auto spends at most this on the exact MILP; always: all time
 MAX_PRICING_ROUNDS = 50
@@ -61,6 +62,7 @@ class LPResult:
     converged: bool
     slack: dict[str, float] = field(default_factory=dict)
     tau: float | None = None
+    phase: str = "cost"
 
 
 @dataclass
@@ -129,6 +131,7 @@ def column_generation(
                 None,
                 round_no,
                 False,
+                phase=phase,
             )
         if report.status != OPTIMAL:
             if last is not None:
@@ -144,8 +147,10 @@ def column_generation(
                 None,
                 round_no,
                 False,
+                phase=phase,
             )
         duals = read_duals(model, built)
+        report = replace(report, objective=built.unscale(report.objective))
         keys = _pair_keys(pair_a, pair_r, k)
         priced = price(model, duals, phase, keys)
         bound = max(bound, priced.bound)
@@ -161,6 +166,7 @@ def column_generation(
             len(priced.new_a) == 0,
             {name: float(v.varValue or 0.0) for name, v in built.slacks.items()},
             float(built.tau.varValue or 0.0) if built.tau is not None else None,
+            phase,
         )
         progress(
             "price",
@@ -217,6 +223,9 @@ def solve_balanced_assignment(
     a0, r0 = a0[active], r0[active]
     timings["candidates"] = time.perf_counter() - t
     progress("candidates", f"{len(a0):,} initial pairs")
+    initial_costs = model.costs.cost(a0, r0)
+    if len(a0):
+        model = replace(model, cost_scale=max(float(np.mean(initial_costs)), 1e-9))
 
     t = time.perf_counter()
     lp = column_generation(model, solver, a0, r0, "cost", clock, progress)
@@ -379,7 +388,7 @@ def _neighbourhood_mip(
     limit = min(NEIGHBOURHOOD_SECONDS, max(clock.left(), 1.0))
     progress("neighbour", f"MILP over {int(free.sum()):,} freed accounts, {len(fa):,} pairs")
     # stop once the freed part is within half the run's gap budget of the LP bound
-    budget = 0.5 * gap * abs(lp.objective or 0.0)
+    budget = 0.5 * gap * abs(lp.objective or 0.0) / model.cost_scale
     report = run_solver(
         built.prob, make_solver(solver, mip=True, time_limit=limit, gap=0.0, gap_abs=budget)
     )
@@ -387,6 +396,7 @@ def _neighbourhood_mip(
         "freed_accounts": int(free.sum()),
         "pairs": int(len(fa)),
         "status": report.status,
+        "nodes": report.nodes,
         "seconds": round(report.seconds, 3),
         "improved": False,
     }
@@ -445,6 +455,9 @@ def _mip(
     progress("mip", f"MILP over {len(a):,} pairs ({'exact' if exact else 'restricted'} set)")
     report: SolveReport = run_solver(
         built.prob, make_solver(solver, mip=True, time_limit=max(seconds, 1.0), gap=gap)
+    )
+    report = replace(
+        report, objective=built.unscale(report.objective), bound=built.unscale(report.bound)
     )
     record: dict = {
         "pairs": int(len(a)),
@@ -508,21 +521,19 @@ def _infeasible(
     LP's answer, which is a lower bound on the tolerance an integral plan needs.
     """
     t = time.perf_counter()
-    pairs = all_pairs(model, MIP_MAX_PAIRS)
-    exact = pairs is not None and clock.left() > 2
     tau: float | None = None
+    exact = False
     assignment: np.ndarray | None = None
-    if exact:
-        assert pairs is not None
+    pairs = all_pairs(model, EXACT_WIDEN_MAX_PAIRS)
+    if pairs is not None and clock.left() > 2:
         a, r = pairs
         built = build_problem(model, a, r, np.zeros(len(a)), "widen", integer=True)
-        report = run_solver(
-            built.prob, make_solver(solver, mip=True, time_limit=clock.left(), gap=0.0)
-        )
+        progress("widen", f"MILP for the tightest tolerance over {len(a):,} pairs")
+        limit = min(clock.left(), AUTO_MIP_SECONDS)
+        report = run_solver(built.prob, make_solver(solver, mip=True, time_limit=limit, gap=0.0))
         if report.status == OPTIMAL and built.tau is not None:
-            tau = float(built.tau.varValue or 0.0)
-        exact = report.status in (OPTIMAL, INFEASIBLE)
-    else:
+            tau, exact = float(built.tau.varValue or 0.0), True
+    if tau is None:
         widen = column_generation(model, solver, lp.pair_a, lp.pair_r, "widen", clock, progress)
         if widen.status == OPTIMAL and widen.tau is not None:
             tau = float(widen.tau)
@@ -550,7 +561,7 @@ def _infeasible(
                     None,
                     relaxed_lp.bound,
                     0.0,
-                    clock.left(),
+                    min(clock.left(), AUTO_MIP_SECONDS),
                     progress,
                 )
         need = f"±{tau:.2%} potential" + (f" / ±{rho * tau:.2%} workload" if has_work else "")
@@ -568,10 +579,12 @@ def _infeasible(
             )
         )
     else:
-        phase1 = column_generation(
-            model, solver, lp.pair_a, lp.pair_r, "feasibility", clock, progress
-        )
-        if phase1.duals is not None:
+        phase1 = lp
+        if lp.phase != "feasibility":
+            phase1 = column_generation(
+                model, solver, lp.pair_a, lp.pair_r, "feasibility", clock, progress
+            )
+        if phase1.x.any():
             assignment = repair(
                 model,
                 round_largest(model.n_accounts, phase1.pair_a, phase1.pair_r, phase1.x),

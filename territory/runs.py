@@ -97,17 +97,21 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
     if outcome is not None:
         mip = dict(outcome.mip) if outcome.mip else None
         mip_seconds = mip.pop("seconds", None) if mip else None
+        neighbourhood = dict(outcome.neighbourhood) if outcome.neighbourhood else None
+        neighbourhood_seconds = neighbourhood.pop("seconds", None) if neighbourhood else None
         record["model"] = {
             "lp_objective": outcome.lp_objective,
             "pricing_rounds": outcome.pricing_rounds,
             "candidate_pairs": outcome.candidate_pairs,
             "split_accounts_in_lp": outcome.split_accounts,
             "mip": mip,
-            "neighbourhood": outcome.neighbourhood,
+            "neighbourhood": neighbourhood,
         }
         timings = {k: round(v, 4) for k, v in plan.timings.items()}
         if mip_seconds is not None:
             timings["mip_solver"] = mip_seconds
+        if neighbourhood_seconds is not None:
+            timings["neighbourhood_solver"] = neighbourhood_seconds
         record["timings_s"] = timings
     if extra:
         record.update(extra)

@@ -16,7 +16,6 @@ from maps.offline import external_references, leaflet_js
 from maps.styling import greedy_colours, marker_radii
 
 EVIL = "<img src=x onerror=alert(1)>"
-EVIL_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 
 ACCOUNTS = [
     # account_id, rep_id, previous_rep, moved, potential, lat, lon, name
@@ -109,18 +108,37 @@ def page(run_dir: Path, tmp_path: Path) -> str:
     return write_map(run_dir, tmp_path / "out" / "map.html").read_text(encoding="utf-8")
 
 
-def geojson_layers(html: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(data, options) of every ``L.geoJSON(data, Object.assign({...}, options))`` call."""
+_CALL = re.compile(r'territoryMaps\.(accounts|areas|homes)\(\s*territoryMaps\.load\("([\w-]+)"\),\s*')
+
+
+def data_layers(html: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(helper, data, meta) of every ``territoryMaps.<helper>(load(id), base, meta)`` call."""
     decoder = json.JSONDecoder()
     layers = []
-    for match in re.finditer(r"L\.geoJSON\(", html):
-        data, end = decoder.raw_decode(html, match.end())
-        rest = re.compile(r",\s*Object\.assign\(\s*\{[^{}]*\{[^{}]*\}\)\},\s*")
-        tail = rest.match(html, end)
-        assert tail is not None, html[end : end + 200]
-        meta, _ = decoder.raw_decode(html, tail.end())
-        layers.append((data, meta))
+    for match in _CALL.finditer(html):
+        block = re.search(
+            rf'<script type="application/json" id="{re.escape(match.group(2))}">(.*?)</script>',
+            html,
+            re.DOTALL,
+        )
+        assert block is not None, match.group(2)
+        data = json.loads(block.group(1))
+        _base, end = decoder.raw_decode(html, match.end())
+        comma = re.compile(r",\s*").match(html, end)
+        assert comma is not None
+        meta, _ = decoder.raw_decode(html, comma.end())
+        layers.append((match.group(1), data, meta))
     return layers
+
+
+def account_layers(html: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(data, meta) of the account layers (per rep, and uncovered)."""
+    return [(d, m) for h, d, m in data_layers(html) if h == "accounts"]
+
+
+def area_features(html: str, kind: str) -> list[dict[str, Any]]:
+    """GeoJSON features of the area layers of ``kind`` (territories or previous)."""
+    return [f for _, d, m in data_layers(html) if m.get("kind") == kind for f in d["features"]]
 
 
 def test_write_map_creates_one_file(run_dir: Path, tmp_path: Path) -> None:
@@ -152,63 +170,72 @@ def test_offline_check_can_fail() -> None:
     assert external_references(folium.Map(tiles=None).get_root().render())
 
 
+def json_blocks(html: str) -> list[str]:
+    return re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.DOTALL)
+
+
 def test_user_text_is_escaped(page: str) -> None:
-    assert EVIL_ESCAPED in page
+    # Outside scripts user text is HTML-escaped and never evaluated as a Jinja template.
     assert "<img src=x" not in page
-    assert "\\u003cimg" not in page.lower()
-    # Rep names are escaped too, and never evaluated as a Jinja template.
     assert "Ann &#123;&#123;7*7&#125;&#125; &amp; Co" in page
     assert "Ann 49" not in page
-    for data, _ in geojson_layers(page):
-        for feature in data["features"]:
-            assert "<img" not in feature["properties"]["t"]
+    # In data blocks it is JSON with < and > escaped: it cannot close the script element,
+    # and the browser shows it with textContent (checked in test_maps_browser.py).
+    assert any("\\u003cimg src=x onerror=alert(1)\\u003e" in block for block in json_blocks(page))
+    names = [n for data, _ in account_layers(page) for n in data.get("n", [])]
+    assert EVIL in names
+    assert any("Ann {{7*7}} & Co" in f["properties"]["t"][0] for f in area_features(page, "territories"))
+    assert "textContent" in page and "innerHTML" not in page.replace(leaflet_js(), "")
 
 
 def test_one_account_layer_per_rep(page: str) -> None:
-    layers = geojson_layers(page)
-    account_layers = [(d, m) for d, m in layers if m.get("kind") == "accounts"]
-    assert sorted(m["rep"] for _, m in account_layers) == ["R001", "R002", "R003"]
-    per_rep = {m["rep"]: len(d["features"]) for d, m in account_layers}
+    layers = account_layers(page)
+    per_rep = {m["rep"]: len(d["x"]) for d, m in layers if m.get("kind") == "accounts"}
     assert per_rep == {"R001": 3, "R002": 3, "R003": 3}
+    assert all(d["rep"] == m["rep"] for d, m in layers if m.get("kind") == "accounts")
     uncovered = [d for d, m in layers if m.get("kind") == "uncovered"]
-    assert len(uncovered) == 1 and len(uncovered[0]["features"]) == 1
-    assert "uncovered" in uncovered[0]["features"][0]["properties"]["t"]
-    # One shared pointToLayer function, no per-feature JavaScript.
+    assert len(uncovered) == 1 and uncovered[0]["id"] == ["A010"] and uncovered[0]["rep"] == ""
+    # One shared marker function, no per-account JavaScript.
     assert page.count("L.circleMarker(") == 1
     assert "prefer_canvas" not in page and '"preferCanvas": true' in page
 
 
-def test_features_are_compact(page: str) -> None:
-    for data, _ in geojson_layers(page):
-        for feature in data["features"]:
-            assert set(feature["properties"]) == {"s", "t"}
-            if feature["geometry"]["type"] == "Point":
-                for value in feature["geometry"]["coordinates"]:
-                    assert round(value, 5) == value
+def test_account_data_is_compact(page: str) -> None:
+    for data, _ in account_layers(page):
+        n = len(data["x"])
+        assert set(data) <= {"rep", "x", "y", "r", "id", "p", "n", "seg", "c", "pv"}
+        for key in ("y", "r", "id", "p", "n", "c"):
+            assert len(data.get(key, data["x"])) == n
+        assert len(data["seg"]["i"]) == n and data["seg"]["v"] == ["B"]
+        for value in data["x"] + data["y"]:
+            assert round(value, 5) == value
+    for helper, data, _ in data_layers(page):
+        if helper != "accounts":
+            for feature in data["features"]:
+                assert set(feature["properties"]) in ({"s", "t"}, {"c", "t"})
+                assert all(isinstance(line, str) for line in feature["properties"]["t"])
 
 
-def test_moved_account_stands_out(page: str) -> None:
-    features = [
-        f
-        for data, meta in geojson_layers(page)
-        if meta.get("kind") in {"accounts", "uncovered"}
-        for f in data["features"]
-    ]
-    moved = [f for f in features if f["properties"]["s"].get("weight") == 3]
-    tips = sorted(f["properties"]["t"] for f in moved)
-    assert len(moved) == 2
-    assert "moved R002 \u2192 R001" in tips[0]
-    assert "moved R003 \u2192 uncovered" in tips[1]
-    # Leading zeros survive reading the CSV.
-    assert any("(007)" in f["properties"]["t"] for f in features)
+def test_moved_and_inherited_accounts(page: str) -> None:
+    layers = {m.get("rep", "uncovered"): d for d, m in account_layers(page)}
+    r001 = layers["R001"]
+    # Moved accounts are drawn last (on top) and carry their previous rep.
+    assert r001["id"] == ["007", "A002", "A003"]  # leading zeros survive the CSV
+    assert r001["c"] == [0, 0, 1] and r001["pv"] == {"2": "R002"}
+    nobody = layers["uncovered"]
+    assert nobody["c"] == [1] and nobody["pv"] == {"0": "R003"}
+    # A005 had no rep: inherited by R002, not moved.
+    r002 = layers["R002"]
+    assert r002["c"][r002["id"].index("A005")] == 2 and "pv" not in r002
+    assert "c" not in layers["R003"]
+    assert 'movedStyle: {"color":"#000000","weight":3}' in page
 
 
 def test_territories_tile_and_contain_their_accounts(page: str) -> None:
-    territories = [d for d, m in geojson_layers(page) if m.get("kind") == "territories"]
-    features = [f for d in territories for f in d["features"]]
+    features = area_features(page, "territories")
     assert len(features) == 3
     shapes = {
-        f["properties"]["t"].split()[0]: shapely.geometry.shape(f["geometry"]) for f in features
+        f["properties"]["t"][0].split()[0]: shapely.geometry.shape(f["geometry"]) for f in features
     }
     assert sorted(shapes) == ["R001", "R002", "R003"]
     reps = list(shapes)
@@ -218,14 +245,67 @@ def test_territories_tile_and_contain_their_accounts(page: str) -> None:
     for account, rep, *_rest, lat, lon, _name in ACCOUNTS:
         if rep:
             assert shapes[rep].buffer(1e-5).contains(shapely.Point(lon, lat)), account
-    fills = {f["properties"]["t"].split()[0]: f["properties"]["s"]["fillColor"] for f in features}
+    fills = {
+        f["properties"]["t"][0].split()[0]: f["properties"]["s"]["fillColor"] for f in features
+    }
     for a in reps:
         for b in reps:
             if a < b and shapes[a].buffer(1e-4).intersects(shapes[b]):
                 assert fills[a] != fills[b]
-    tip = features[0]["properties"]["t"]
+    tip = "\n".join(features[0]["properties"]["t"])
     for word in ("potential index", "workload index", "accounts", "mean distance"):
         assert word in tip
+
+
+def test_previous_territories_outline_the_old_alignment(page: str) -> None:
+    features = area_features(page, "previous")
+    shapes = {
+        f["properties"]["t"][0].split()[0]: shapely.geometry.shape(f["geometry"]) for f in features
+    }
+    # R002 owned A003 before; its old territory therefore reaches it.
+    assert sorted(shapes) == ["R001", "R002", "R003"]
+    assert shapes["R002"].buffer(1e-5).contains(shapely.Point(13.35, 52.20))
+    assert not shapes["R001"].buffer(-1e-5).contains(shapely.Point(13.35, 52.20))
+    assert all(f["properties"]["t"][1] == "previous territory" for f in features)
+    # Outlines only, dashed, in its own overlay that is off by default.
+    assert re.search(r'"dashArray":\s*"7 5"', page) and re.search(r'"fill":\s*false', page)
+    group = re.search(r'"Previous territories" : (feature_group_\d+)', page)
+    assert group is not None
+    assert f"{group.group(1)}.addTo(map_" not in page
+    territories = re.search(r'"Territories" : (feature_group_\d+)', page)
+    assert territories is not None
+    assert f"{territories.group(1)}.addTo(map_" in page
+    assert "previous territory" in page  # legend entry
+
+
+def test_no_previous_territories_without_current_alignment(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path / "run")
+    frame = pd.read_csv(run_dir / "assignments.csv", dtype=str, keep_default_na=False)
+    frame["previous_rep"] = ""
+    frame["moved"] = "False"
+    frame.to_csv(run_dir / "assignments.csv", index=False)
+    html = write_map(run_dir, tmp_path / "m.html").read_text(encoding="utf-8")
+    assert area_features(html, "previous") == []
+    assert "Previous territories" not in html
+    assert all("c" not in d for d, _ in account_layers(html))
+
+
+def test_previous_territories_only_for_reps_on_the_roster(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path / "run")
+    frame = pd.read_csv(run_dir / "assignments.csv", dtype=str, keep_default_na=False)
+    frame.loc[frame["previous_rep"] == "R003", "previous_rep"] = "R999"  # R003's old team left
+    frame.to_csv(run_dir / "assignments.csv", index=False)
+    html = write_map(run_dir, tmp_path / "m.html").read_text(encoding="utf-8")
+    owners = sorted(f["properties"]["t"][0].split()[0] for f in area_features(html, "previous"))
+    assert owners == ["R001", "R002"]
+
+
+def test_home_bases_are_drawn_above_accounts(page: str) -> None:
+    homes = [d for h, d, m in data_layers(page) if h == "homes"]
+    features = [f for d in homes for f in d["features"]]
+    assert len(features) == 3
+    assert all(f["properties"]["c"].startswith("#") for f in features)
+    assert "L.divIcon(" in page  # DOM markers sit in the marker pane, above the canvas
 
 
 def test_greedy_colours_separate_neighbours() -> None:
@@ -279,15 +359,16 @@ def test_district_pack(run_dir: Path, tmp_path: Path) -> None:
     assert "Uncovered accounts: 1." in index
 
     north = (out / "north.html").read_text(encoding="utf-8")
-    reps = sorted(m["rep"] for _, m in geojson_layers(north) if m.get("kind") == "accounts")
+    reps = sorted(m["rep"] for _, m in account_layers(north) if m.get("kind") == "accounts")
     assert reps == ["R001", "R002"]
     assert "tm-table" in north and '<td class="tm-text">R002</td>' in north
     assert '<td class="tm-text">R003</td>' not in north
-    assert EVIL_ESCAPED in north and "<img src=x" not in north
+    assert "<img src=x" not in north
+    assert EVIL in [n for d, _ in account_layers(north) for n in d.get("n", [])]
     assert external_references(north) == []
 
     south = (out / "south.html").read_text(encoding="utf-8")
-    assert [m["rep"] for _, m in geojson_layers(south) if m.get("kind") == "accounts"] == ["R003"]
+    assert [m["rep"] for _, m in account_layers(south) if m.get("kind") == "accounts"] == ["R003"]
     again = write_district_maps(run_dir, tmp_path / "again")
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
 
@@ -297,7 +378,7 @@ def test_without_districts_one_page_all(tmp_path: Path) -> None:
     paths = write_district_maps(run_dir, tmp_path / "pack")
     assert [p.name for p in paths] == ["all.html", "index.html"]
     page = paths[0].read_text(encoding="utf-8")
-    layers = geojson_layers(page)
+    layers = account_layers(page)
     assert sum(m.get("kind") == "accounts" for _, m in layers) == 3
     assert sum(m.get("kind") == "uncovered" for _, m in layers) == 1
     # Without districts the layer control has one group per rep.
@@ -314,5 +395,5 @@ def test_missing_optional_inputs(run_dir: Path) -> None:
     assert "<title>T &lt;1&gt;</title>" in html
     assert "<td>Status</td><td>n/a</td>" in html
     assert "<td>Uncovered accounts</td><td>1</td>" in html
-    kinds = [m.get("kind") for _, m in geojson_layers(html)]
+    kinds = [m.get("kind") for _, _, m in data_layers(html)]
     assert kinds.count("accounts") == 3 and "homes" not in kinds
