@@ -14,20 +14,23 @@ How an instance is made:
 2. **Potential.** Log-normal (median $30k, log-sd 1.0), capped so that no account exceeds 2 % of
    the average rep's target (total / reps), which keeps ±5 % balance bands attainable.
 3. **Workload.** ``4 + potential / 10,000 × noise`` calls a year (log-normal noise, log-sd 0.3).
-4. **Reps.** Homes are sampled from the accounts in proportion to potential (so reps sit where
-   the potential is) and snapped to the account's metro centre with a jitter (rural draws keep
-   their own place, jittered 5 km). 90 % of reps are full time, 5 % at 0.8 and 5 % at 0.5 FTE;
-   capacity is 1.3 × the FTE share of total workload.
-5. **Incumbent.** A multiplicatively weighted Voronoi diagram (random log-normal rep weights,
-   among each account's 10 nearest reps), so today's alignment has drifted out of balance;
-   1 % of the accounts are new (blank ``current_rep``).
+4. **Reps.** 90 % full time, 5 % at 0.8 and 5 % at 0.5 FTE; capacity is 1.3 × the FTE share of
+   total workload. Homes are sampled from the accounts in proportion to potential, stratified:
+   the accounts are cut into one cell per rep whose potential is proportional to its FTE
+   (recursive bisection) and each home is an account drawn from its cell by potential,
+   jittered 3 km; a rural draw within 120 km of a metro moves to that metro (reps live in
+   towns). Unstratified draws leave whole regions without a rep (nearest-rep indices of
+   1 %–900 % at 100k × 500), which no sales organisation has.
+5. **Incumbent.** The cells were drawn on *last cycle's* potential: today's potential divided
+   by a growth factor (log-normal, log-sd 0.25 per metro or per 5° rural grid square, times
+   0.3 per account). Each cell is its rep's current territory, balanced then and drifted out
+   of balance now; 1 % of the accounts are new (blank ``current_rep``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 SIZES: dict[str, tuple[int, int]] = {
     "small": (10_000, 50),
@@ -41,8 +44,8 @@ MEDIAN_POTENTIAL = 30_000.0
 POTENTIAL_LOG_SD = 1.0
 CAP_SHARE = 0.02  # no account above this share of the average rep's potential target
 CAPACITY_SLACK = 1.3
-INCUMBENT_WEIGHT_LOG_SD = 0.3
-INCUMBENT_NEIGHBOURS = 10
+REGIONAL_GROWTH_LOG_SD = 0.25
+ACCOUNT_GROWTH_LOG_SD = 0.3
 NEW_ACCOUNT_SHARE = 0.01
 KM_PER_DEG = 111.195
 
@@ -124,16 +127,18 @@ def generate(
     n_accounts: int, n_reps: int, seed: int = DEFAULT_SEED
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Accounts and reps frames of a seeded synthetic instance (see the module docstring)."""
-    if n_accounts < 1 or n_reps < 1:
-        raise ValueError("n_accounts and n_reps must be positive.")
+    if n_reps < 1 or n_accounts < n_reps:
+        raise ValueError("need at least one rep and at least as many accounts as reps.")
     rng = np.random.default_rng([seed, n_accounts, n_reps])
     lat, lon, metro = account_locations(rng, n_accounts)
     potential = account_potential(rng, n_accounts, n_reps)
     workload = np.round(4.0 + potential / 10_000.0 * rng.lognormal(0.0, 0.3, n_accounts), 1)
-    rep_lat, rep_lon = rep_homes(rng, n_reps, lat, lon, metro, potential)
     fte = rng.choice([1.0, 0.8, 0.5], size=n_reps, p=[0.9, 0.05, 0.05])
     capacity = np.round(CAPACITY_SLACK * workload.sum() * fte / fte.sum())
-    current = weighted_voronoi(rng, lat, lon, rep_lat, rep_lon)
+    last_cycle = potential / growth(rng, lat, lon, metro)
+    current = equal_potential_cells(lat, lon, last_cycle, fte)
+    rep_lat, rep_lon = rep_homes(rng, current, lat, lon, metro, last_cycle)
+    current[rng.random(n_accounts) < NEW_ACCOUNT_SHARE] = -1
     rep_ids = _ids("R", n_reps)
     current_rep = np.where(current >= 0, rep_ids[np.maximum(current, 0)], "")
     accounts = pd.DataFrame(
@@ -267,48 +272,82 @@ def account_potential(rng: np.random.Generator, n: int, n_reps: int) -> np.ndarr
     return np.floor(potential)
 
 
+def growth(
+    rng: np.random.Generator, lat: np.ndarray, lon: np.ndarray, metro: np.ndarray
+) -> np.ndarray:
+    """Potential growth since the last alignment: regional (metro or 5° square) × account."""
+    n_metros = len(METROS)
+    square = (np.floor((lat - 24.0) / 5.0) * 20 + np.floor((lon + 125.0) / 5.0)).astype(np.int64)
+    region = np.where(metro >= 0, metro, n_metros + np.clip(square, 0, 199))
+    regional = rng.lognormal(0.0, REGIONAL_GROWTH_LOG_SD, n_metros + 200)
+    return regional[region] * rng.lognormal(0.0, ACCOUNT_GROWTH_LOG_SD, len(lat))
+
+
 def rep_homes(
     rng: np.random.Generator,
-    n_reps: int,
+    cell: np.ndarray,
     lat: np.ndarray,
     lon: np.ndarray,
     metro: np.ndarray,
-    potential: np.ndarray,
+    weight: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rep home bases sampled from accounts by potential, snapped to their metro with jitter."""
+    """One home per cell: an account of the cell drawn by ``weight``, jittered 3 km; rural
+    draws within 120 km of a metro move into it."""
     m_lat, m_lon, _, spread = _metro_arrays()
-    pick = rng.choice(len(lat), size=n_reps, replace=False, p=potential / potential.sum())
-    city = metro[pick]
-    in_metro = city >= 0
-    home_lat, home_lon = lat[pick].copy(), lon[pick].copy()
-    c = city[in_metro]
-    home_lat[in_metro], home_lon[in_metro] = _offset(rng, m_lat[c], m_lon[c], 0.35 * spread[c])
-    home_lat[~in_metro], home_lon[~in_metro] = _offset(
-        rng, home_lat[~in_metro], home_lon[~in_metro], 5.0
-    )
+    key = np.log(np.maximum(weight, 1e-12)) + rng.gumbel(size=len(lat))  # Gumbel-max draw
+    order = np.lexsort((-key, cell))
+    first = np.flatnonzero(np.diff(cell[order], prepend=-1) != 0)
+    pick = order[first]
+    home_lat, home_lon = _offset(rng, lat[pick], lon[pick], 3.0)
+    rural = metro[pick] < 0
+    if rural.any():
+        near = _nearest_metro(home_lat[rural], home_lon[rural], m_lat, m_lon)
+        dist = _flat_km(home_lat[rural], home_lon[rural], m_lat[near], m_lon[near])
+        snap = dist < 120.0
+        c = near[snap]
+        idx = np.flatnonzero(rural)[snap]
+        home_lat[idx], home_lon[idx] = _offset(rng, m_lat[c], m_lon[c], 0.35 * spread[c])
     return home_lat, home_lon
 
 
-def weighted_voronoi(
-    rng: np.random.Generator,
-    lat: np.ndarray,
-    lon: np.ndarray,
-    rep_lat: np.ndarray,
-    rep_lon: np.ndarray,
+def equal_potential_cells(
+    lat: np.ndarray, lon: np.ndarray, potential: np.ndarray, shares: np.ndarray
 ) -> np.ndarray:
-    """A drifted incumbent: each account to the rep of least distance / weight (among its
-    nearest few), with random log-normal weights; a few new accounts have no rep (-1)."""
-    k = min(INCUMBENT_NEIGHBOURS, len(rep_lat))
-    tree = cKDTree(_unit(rep_lat, rep_lon))
-    dist, idx = tree.query(_unit(lat, lon), k=k, workers=-1)
-    dist, idx = dist.reshape(len(lat), k), idx.reshape(len(lat), k)
-    weight = rng.lognormal(0.0, INCUMBENT_WEIGHT_LOG_SD, len(rep_lat))
-    best = np.argmin(dist / weight[idx], axis=1)
-    current = idx[np.arange(len(lat)), best].astype(np.int64)
-    current[rng.random(len(lat)) < NEW_ACCOUNT_SHARE] = -1
-    return current
+    """Cell label (0..len(shares)-1) of every account: recursive bisection of the projected
+    plane along the longer side, each cut splitting the potential in proportion to the
+    ``shares`` of the cells on either side. Every cell gets at least one account."""
+    x = lon * np.cos(np.radians(38.0)) * KM_PER_DEG
+    y = lat * KM_PER_DEG
+    cum_shares = np.concatenate([[0.0], np.cumsum(shares)])
+    label = np.empty(len(lat), dtype=np.int64)
+    stack: list[tuple[np.ndarray, int, int]] = [(np.arange(len(lat)), len(shares), 0)]
+    while stack:
+        idx, k, first = stack.pop()
+        if k == 1:
+            label[idx] = first
+            continue
+        xs, ys = x[idx], y[idx]
+        coord = xs if np.ptp(xs) >= np.ptp(ys) else ys
+        order = idx[np.argsort(coord, kind="stable")]
+        k_left = k // 2
+        left = (cum_shares[first + k_left] - cum_shares[first]) / (
+            cum_shares[first + k] - cum_shares[first]
+        )
+        cum = np.cumsum(potential[order])
+        cut = int(np.searchsorted(cum, cum[-1] * left))
+        cut = min(max(cut, k_left), len(order) - (k - k_left))
+        stack.append((order[:cut], k_left, first))
+        stack.append((order[cut:], k - k_left, first + k_left))
+    return label
 
 
-def _unit(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    phi, lam = np.radians(lat), np.radians(lon)
-    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
+def _nearest_metro(
+    lat: np.ndarray, lon: np.ndarray, m_lat: np.ndarray, m_lon: np.ndarray
+) -> np.ndarray:
+    return np.argmin(_flat_km(lat[:, None], lon[:, None], m_lat[None, :], m_lon[None, :]), axis=1)
+
+
+def _flat_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    dy = (lat2 - lat1) * KM_PER_DEG
+    dx = (lon2 - lon1) * KM_PER_DEG * np.cos(np.radians(0.5 * (lat1 + lat2)))
+    return np.hypot(dx, dy)

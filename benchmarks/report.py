@@ -172,7 +172,7 @@ def _baselines(records: list[dict[str, Any]]) -> str:
         a = rec["align"]
         entries: list[tuple[str, dict[str, Any]]] = []
         ours = None
-        if a["ok"]:
+        if a["ok"] and a["data"]["metrics"].get("uncovered_accounts") != a["data"]["accounts"]:
             d = a["data"]
             ours = d["metrics"].get("potential_weighted_distance")
             entries.append(("**ours**", {"metrics": d["metrics"], "seconds": d["align_seconds"]}))
@@ -261,7 +261,11 @@ def _table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
 
 def _status(job: dict[str, Any]) -> str:
     if job["ok"]:
-        return str(job["data"].get("status", "?"))
+        data = job["data"]
+        status = str(data.get("status", "?"))
+        if data["metrics"].get("uncovered_accounts") == data["accounts"]:
+            return f"**{status}: no plan**"
+        return status if data["metrics"].get("balanced") else f"**{status}**"
     error = job.get("error") or ""
     if error.startswith("killed by the benchmark"):
         return "**killed (hard limit)**"

@@ -96,8 +96,9 @@ def write_html(html: str, out_file: Path) -> Path:
 
 def write_map(run_dir: Path, out_file: Path, *, tiles: str | None = None) -> Path:
     """Read the run in ``run_dir`` and write its map to ``out_file`` (one self-contained page)."""
-    run = read_run(run_dir)
-    m = build_map(run.assignments, run.reps, run.info, tiles=tiles)
+    run = read_run(run_dir)  # already normalised
+    m = assemble_map(run.assignments, run.reps, run.info, "Territory plan", tiles)
+    finish(m)
     return write_html(render_html(m), out_file)
 
 

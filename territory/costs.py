@@ -155,6 +155,8 @@ class PairCosts:
 
     def reachable(self) -> np.ndarray:
         """Accounts with at least one allowed rep; the others are reported uncovered."""
+        if self.travel is None and self.max_distance is None:
+            return np.ones(self.n_accounts, dtype=bool)  # every rep may serve every account
         out = np.zeros(self.n_accounts, dtype=bool)
         for a, costs in self.blocks():
             out[a] = np.isfinite(costs).any(axis=1)
