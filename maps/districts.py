@@ -49,9 +49,7 @@ def write_district_maps(run_dir: Path, out_dir: Path, *, tiles: str | None = Non
             team_accounts = accounts[accounts["rep_id"].isin(members)]
         team = reps[reps["rep_id"].isin(members)]
         title = f"Territory plan: {label}"
-        m = assemble_map(
-            team_accounts, team, info, title, tiles, height="65vh", roster=reps
-        )
+        m = assemble_map(team_accounts, team, info, title, tiles, height="65vh", roster=reps)
         RepTable(esc(f"Reps in {label}"), team).add_to(m)
         finish(m)
         path = write_html(render_html(m), out_dir / page_name(label, used))

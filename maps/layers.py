@@ -55,7 +55,7 @@ _SHARED_JS = """
 var territoryMaps = {
   map: null,
   front: [],
-  movedStyle: %(moved)s,
+  movedStyle: __MOVED__,
   number: function (value, digits) {
     if (value === null || value === undefined || !isFinite(value)) { return "n/a"; }
     if (digits === undefined) {
@@ -116,9 +116,9 @@ var territoryMaps = {
     }};
     if (meta.kind === "previous") {
       territoryMaps.previousRenderer = territoryMaps.previousRenderer ||
-        L.svg({pane: "%(pane)s", padding: 0.5});
+        L.svg({pane: "__PANE__", padding: 0.5});
       options.renderer = territoryMaps.previousRenderer;
-      options.pane = "%(pane)s";
+      options.pane = "__PANE__";
     }
     return L.geoJSON(data, Object.assign(options, meta))
       .bindTooltip(territoryMaps.featureTip, {sticky: true, className: "tm-tip"});
@@ -135,7 +135,7 @@ var territoryMaps = {
   },
   setup: function (map, bounds) {
     territoryMaps.map = map;
-    map.createPane("%(pane)s").style.zIndex = 450;
+    map.createPane("__PANE__").style.zIndex = 450;
     if (bounds) { map.fitBounds(bounds, {padding: [10, 10], animate: false}); }
     map.on("overlayadd", function () {
       territoryMaps.front.forEach(function (layer) {
@@ -155,12 +155,12 @@ var territoryMaps = {
     return control.addTo(map);
   }
 };
-""" % {"moved": script_json(MOVED_STYLE), "pane": PREVIOUS_PANE}
+""".replace("__MOVED__", script_json(MOVED_STYLE)).replace("__PANE__", PREVIOUS_PANE)
 
 _CSS = """
 .leaflet-container { background: #f4f4f1; }
 .tm-tip > div > div:first-child { font-weight: bold; }
-.leaflet-%(pane)s-pane > svg { pointer-events: none; }
+.leaflet-__PANE__-pane > svg { pointer-events: none; }
 .tm-home > div { box-sizing: border-box; width: 14px; height: 14px; margin: 3px;
   transform: rotate(45deg); border: 2px solid #fff;
   box-shadow: 0 0 0 2px #111, 0 1px 5px rgba(0,0,0,0.6); }
@@ -170,7 +170,7 @@ _CSS = """
 .tm-panel table { border-collapse: collapse; }
 .tm-panel td { padding: 0 6px 0 0; vertical-align: top; }
 .tm-legend { max-height: 40vh; overflow-y: auto; }
-.tm-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%%;
+.tm-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
   margin-right: 5px; vertical-align: middle; border: 1px solid #333; }
 .tm-swatch.tm-moved { background: #fff; border: 3px solid #000; width: 6px; height: 6px; }
 .tm-swatch.tm-home-key { border-radius: 0; transform: rotate(45deg); width: 8px; height: 8px;
@@ -182,7 +182,7 @@ _CSS = """
 .tm-table th, .tm-table td { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
 .tm-table th { background: #f0f0f0; }
 .tm-table .tm-text { text-align: left; }
-""" % {"pane": PREVIOUS_PANE}
+""".replace("__PANE__", PREVIOUS_PANE)
 
 
 class MapSetup(TemplateElement):

@@ -84,9 +84,9 @@ def _sites(x: np.ndarray, y: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray
     frame = pd.DataFrame({"x": np.round(x, 7), "y": np.round(y, 7), "rep": owners})
     counts = frame.groupby(["x", "y", "rep"], sort=True).size().rename("n").reset_index()
     counts = counts.sort_values(["x", "y", "n", "rep"], ascending=[True, True, False, True])
-    owners = counts.drop_duplicates(["x", "y"], keep="first")
-    sites = shapely.points(owners["x"].to_numpy(), owners["y"].to_numpy())
-    return np.asarray(sites), owners["rep"].to_numpy(dtype=object)
+    kept = counts.drop_duplicates(["x", "y"], keep="first")
+    sites = shapely.points(kept["x"].to_numpy(), kept["y"].to_numpy())
+    return np.asarray(sites), kept["rep"].to_numpy(dtype=object)
 
 
 def _voronoi_cells(sites: np.ndarray, area: BaseGeometry) -> np.ndarray:

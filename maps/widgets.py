@@ -35,7 +35,7 @@ class Legend(TemplateElement):
 <div><span class="tm-swatch tm-home-key"></span>home base</div>
 <div><span class="tm-swatch tm-moved"></span>moved account</div>
 {%- if this.previous %}
-<div><span class="tm-swatch tm-previous"></span>previous territory (layer)</div>
+<div><span class="tm-swatch tm-previous"></span>previous territory (dashed)</div>
 {%- endif %}
 <div><span class="tm-swatch" style="background:{{ this.uncovered }}"></span>uncovered account</div>
 </div>

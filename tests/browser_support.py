@@ -81,9 +81,9 @@ class Browser:
         log = PageLog()
         page.on(
             "console",
-            lambda message: log.console_errors.append(message.text)
-            if message.type == "error"
-            else None,
+            lambda message: (
+                log.console_errors.append(message.text) if message.type == "error" else None
+            ),
         )
         page.on("pageerror", lambda error: log.page_errors.append(str(error)))
         page.on("request", lambda request: log.requests.append(request.url))

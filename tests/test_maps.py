@@ -108,7 +108,9 @@ def page(run_dir: Path, tmp_path: Path) -> str:
     return write_map(run_dir, tmp_path / "out" / "map.html").read_text(encoding="utf-8")
 
 
-_CALL = re.compile(r'territoryMaps\.(accounts|areas|homes)\(\s*territoryMaps\.load\("([\w-]+)"\),\s*')
+_CALL = re.compile(
+    r'territoryMaps\.(accounts|areas|homes)\(\s*territoryMaps\.load\("([\w-]+)"\),\s*'
+)
 
 
 def data_layers(html: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -184,7 +186,8 @@ def test_user_text_is_escaped(page: str) -> None:
     assert any("\\u003cimg src=x onerror=alert(1)\\u003e" in block for block in json_blocks(page))
     names = [n for data, _ in account_layers(page) for n in data.get("n", [])]
     assert EVIL in names
-    assert any("Ann {{7*7}} & Co" in f["properties"]["t"][0] for f in area_features(page, "territories"))
+    tips = [f["properties"]["t"][0] for f in area_features(page, "territories")]
+    assert "R001 Ann {{7*7}} & Co" in tips
     assert "textContent" in page and "innerHTML" not in page.replace(leaflet_js(), "")
 
 
