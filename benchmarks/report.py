@@ -10,9 +10,12 @@ MARKER = "<!-- end of generated section -->"
 STEP_ORDER = ("model", "candidates", "lp", "repair", "neighbourhood", "mip", "infeasibility")
 LP_PARTS = (
     ("build", "PuLP model build"),
-    ("handoff", "PuLP → HiGHS hand-off and read-back"),
+    ("solver_call", "PuLP → HiGHS hand-off and read-back"),
+    ("highs_setup", "HiGHS rows set up (direct back-end)"),
+    ("add_columns", "columns appended to HiGHS (direct back-end)"),
     ("highs_run", "HiGHS run (solve proper)"),
-    ("duals", "dual read-out"),
+    ("read_back", "solution and duals read back"),
+    ("duals", "dual read-out (PuLP)"),
     ("price", "pricing (reduced costs, bound)"),
 )
 
@@ -50,6 +53,7 @@ def _header(meta: dict[str, Any]) -> str:
             f"territory {m['territory']}, PuLP {m['pulp']}, highspy {m['highspy']}, "
             f"numpy {m['numpy']}, scipy {m['scipy']}, pandas {m['pandas']}",
         ),
+        ("Code", meta.get("code", "?")),
         ("Command", f"`{meta['command']}`"),
         ("Seed", str(meta["seed"])),
         (
@@ -97,7 +101,7 @@ def _ours(records: list[dict[str, Any]]) -> str:
         cells = []
         for rec in records:
             a = rec["align"]
-            cells.append(fn(a["data"]) if a["ok"] else "—")
+            cells.append(fn(a["data"]) if a["ok"] and _has_plan(a["data"]) else "—")
         rows.append((label, cells))
 
     rows.append(("status", [_status(rec["align"]) for rec in records]))
@@ -138,7 +142,8 @@ def _timings(records: list[dict[str, Any]]) -> str:
         if step == "lp":
             for part, label in LP_PARTS:
                 cells = [_seconds(_profile(r, "lp").get(part)) for r in records]
-                rows.append((f"  · {label}", cells))
+                if any(cell != "—" for cell in cells):
+                    rows.append((f"  · {label}", cells))
             cells = [_solves(r) for r in records]
             rows.append(("  · LP solves", cells))
         if step in ("neighbourhood", "mip"):
@@ -146,11 +151,15 @@ def _timings(records: list[dict[str, Any]]) -> str:
             rows.append((f"  · HiGHS run ({step})", cells))
     rows.append(("align total", [_seconds(_data(r).get("align_seconds")) for r in records]))
     rows.append(("process wall (incl. start-up)", [_wall(r["align"]) for r in records]))
+    rows.append(("CPU time / wall in align", [_cpu_share(r) for r in records]))
+    rows.append(("load average (1 min), start → end", [_loadavg(r) for r in records]))
     head = (
         "## Wall time per phase (s)\n\n`load` is generating the frames and validating them "
         "with `inputs_from_frames` (the sample: `load_inputs` on the CSVs). The steps are "
         "`Plan.timings`; the `lp` breakdown times the calls that `solvers.solve` makes "
-        "(`benchmarks/profile.py`), the rest of `lp` being array work between them."
+        "(`benchmarks/profile.py`), the rest of `lp` being array work between them. HiGHS "
+        "runs single-threaded (`threads=1`), so a CPU share well under 100 % or a load "
+        "average above the core count means other jobs were competing for the machine."
     )
     return head + "\n\n" + _table(["phase", *names], rows)
 
@@ -172,7 +181,7 @@ def _baselines(records: list[dict[str, Any]]) -> str:
         a = rec["align"]
         entries: list[tuple[str, dict[str, Any]]] = []
         ours = None
-        if a["ok"] and a["data"]["metrics"].get("uncovered_accounts") != a["data"]["accounts"]:
+        if a["ok"] and _has_plan(a["data"]):
             d = a["data"]
             ours = d["metrics"].get("potential_weighted_distance")
             entries.append(("**ours**", {"metrics": d["metrics"], "seconds": d["align_seconds"]}))
@@ -263,7 +272,7 @@ def _status(job: dict[str, Any]) -> str:
     if job["ok"]:
         data = job["data"]
         status = str(data.get("status", "?"))
-        if data["metrics"].get("uncovered_accounts") == data["accounts"]:
+        if not _has_plan(data):
             return f"**{status}: no plan**"
         return status if data["metrics"].get("balanced") else f"**{status}**"
     error = job.get("error") or ""
@@ -352,6 +361,10 @@ def _profile(rec: dict[str, Any], step: str) -> dict[str, float]:
     return (job["data"].get("profile") or {}).get(step, {}) if job["ok"] else {}
 
 
+def _has_plan(data: dict[str, Any]) -> bool:
+    return data["metrics"].get("uncovered_accounts") != data["accounts"]
+
+
 def _data(rec: dict[str, Any]) -> dict[str, Any]:
     return rec["align"]["data"]
 
@@ -359,6 +372,17 @@ def _data(rec: dict[str, Any]) -> dict[str, Any]:
 def _solves(rec: dict[str, Any]) -> str:
     solves = _profile(rec, "lp").get("solves")
     return "—" if solves is None else f"{int(solves)}"
+
+
+def _cpu_share(rec: dict[str, Any]) -> str:
+    data = _data(rec) if rec["align"]["ok"] else {}
+    cpu, wall = data.get("align_cpu_seconds"), data.get("align_seconds")
+    return "—" if cpu is None or not wall else f"{100.0 * cpu / wall:.0f} %"
+
+
+def _loadavg(rec: dict[str, Any]) -> str:
+    load = _data(rec).get("loadavg") if rec["align"]["ok"] else None
+    return "—" if not load else f"{load[0]:.1f} → {load[1]:.1f}"
 
 
 def _wall(job: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import os
 import platform
 import queue
 import resource
+import subprocess
 import sys
 import time
 import traceback
@@ -72,6 +73,11 @@ def load_instance(name: str, seed: int) -> tuple[Any, dict[str, float]]:
     return inputs, {"generate": generated - start, "validate": done - generated}
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
@@ -101,15 +107,20 @@ def _align_job(job: Job, out: Any) -> dict[str, Any]:
     profiler = Profiler(notify=event)
     profiler.install()
     params = AlignParams(time_limit=job.time_limit)
+    load_before = os.getloadavg()[0]
+    cpu = _cpu_seconds()
     t = time.perf_counter()
     plan = align(inputs, params, progress=event)
     align_seconds = time.perf_counter() - t
+    cpu = _cpu_seconds() - cpu
     outcome = plan.outcome
     data: dict[str, Any] = {
         "accounts": inputs.n_accounts,
         "reps": inputs.n_reps,
         "load_times": load_times,
         "align_seconds": align_seconds,
+        "align_cpu_seconds": cpu,
+        "loadavg": [load_before, os.getloadavg()[0]],
         "timings": dict(plan.timings),
         "profile": profiler.breakdown(),
         "rss_loaded_mib": rss_loaded,
@@ -325,6 +336,29 @@ def machine_info() -> dict[str, str]:
     }
 
 
+def code_version() -> str:
+    """The commit under test, and the package files that differ from it."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.rstrip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "unknown (not a git checkout)"
+    changed = git("status", "--porcelain", "--", "solvers", "territory").splitlines()
+    files = sorted(line[3:] for line in changed if line.strip())
+    if not files:
+        return f"commit {commit}"
+    return f"commit {commit} plus uncommitted changes in {', '.join(files)}"
+
+
 def instance_shape(name: str) -> tuple[int | None, int | None]:
     if name == SAMPLE:
         return 3_000, 30
@@ -346,6 +380,7 @@ def run_all(
 
     hard = hard_limit if hard_limit is not None else 2 * time_limit + 60
     info = machine_info()
+    code = code_version()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     records: list[dict[str, Any]] = []
     for name in sizes:
@@ -366,6 +401,7 @@ def run_all(
             "machine": info,
             "date": started,
             "command": command,
+            "code": code,
             "seed": seed,
             "time_limit": time_limit,
             "hard_limit": hard,

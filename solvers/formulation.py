@@ -66,6 +66,10 @@ class PairOracle(Protocol):
 
     def initial_pairs(self) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def rep_candidates(
+        self, need: np.ndarray, weight: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
 
 @dataclass(frozen=True)
 class BalancedAssignment:

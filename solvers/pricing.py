@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.formulation import BalancedAssignment, BuiltProblem, Phase
+from solvers.formulation import BalancedAssignment, BuiltProblem, Phase, Row
 
 
 @dataclass(frozen=True)
@@ -33,27 +33,40 @@ class Duals:
     rhs_term: float  # sum_i y_i h_i
 
 
-def read_duals(model: BalancedAssignment, built: BuiltProblem) -> Duals:
-    """Duals of the last solve, clipped to their valid signs."""
-    scale = built.objective_scale
+def aggregate_duals(
+    model: BalancedAssignment,
+    assign_accounts: np.ndarray,
+    assign_duals: np.ndarray,
+    rows: list[Row],
+    row_duals: np.ndarray,
+) -> Duals:
+    """Duals per account and per rep and kind, clipped to their valid signs.
+
+    Works for any back-end: it takes the raw duals of the ``assign`` rows and of the coupling
+    rows (in the order of ``rows``), already in our objective's units.
+    """
     u = np.zeros(model.n_accounts)
-    for a, constraint in built.assign.items():
-        u[a] = (constraint.pi or 0.0) * scale
+    u[assign_accounts] = assign_duals
+    senses = np.array([row.sense == ">=" for row in rows], dtype=bool)
+    y = np.where(senses, np.maximum(row_duals, 0.0), np.minimum(row_duals, 0.0))
+    rhs = np.array([row.rhs for row in rows], dtype=float)
+    kinds = np.array([row.kind for row in rows])
+    reps = np.array([row.rep for row in rows], dtype=np.int64)
     y_pot = np.zeros(model.n_reps)
     y_work = np.zeros(model.n_reps)
-    y_moved = 0.0
-    rhs_term = 0.0
-    for row, constraint in built.rows:
-        y = float(constraint.pi or 0.0) * scale
-        y = max(y, 0.0) if row.sense == ">=" else min(y, 0.0)
-        rhs_term += y * row.rhs
-        if row.kind == "potential":
-            y_pot[row.rep] += y
-        elif row.kind == "workload":
-            y_work[row.rep] += y
-        else:
-            y_moved += y
-    return Duals(u, y_pot, y_work, y_moved, rhs_term)
+    np.add.at(y_pot, reps[kinds == "potential"], y[kinds == "potential"])
+    np.add.at(y_work, reps[kinds == "workload"], y[kinds == "workload"])
+    y_moved = float(y[kinds == "moved"].sum())
+    return Duals(u, y_pot, y_work, y_moved, float(y @ rhs) if len(rows) else 0.0)
+
+
+def read_duals(model: BalancedAssignment, built: BuiltProblem) -> Duals:
+    """Duals of the last PuLP solve."""
+    scale = built.objective_scale
+    accounts = np.fromiter(built.assign.keys(), dtype=np.int64, count=len(built.assign))
+    assign = np.array([(c.pi or 0.0) * scale for c in built.assign.values()], dtype=float)
+    row_duals = np.array([float(c.pi or 0.0) * scale for _, c in built.rows], dtype=float)
+    return aggregate_duals(model, accounts, assign, [row for row, _ in built.rows], row_duals)
 
 
 @dataclass(frozen=True)

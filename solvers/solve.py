@@ -32,7 +32,8 @@ from solvers.backends import (
     run_solver,
 )
 from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
-from solvers.pricing import Duals, all_pairs, pairs_below, price, read_duals
+from solvers.lp_backends import HighsLP, PulpLP
+from solvers.pricing import Duals, all_pairs, pairs_below, price
 from solvers.repair import Violation, loads_of, repair, round_largest
 
 MIP_MAX_PAIRS = 150_000
@@ -42,6 +43,7 @@ NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_MAX = 150, 3_000
 NEIGHBOURHOOD_SECONDS = 10.0
 AUTO_MIP_SECONDS = 30.0  # --mip auto spends at most this on the exact MILP; always: all time
 MAX_PRICING_ROUNDS = 50
+REP_CANDIDATE_FILL = 1.5  # each rep starts with nearest accounts worth 1.5 × its target
 OPTIMAL_GAP = 1e-6
 
 Progress = Callable[[str, str], None]
@@ -109,36 +111,32 @@ def column_generation(
     phase: Phase,
     clock: Clock,
     progress: Progress,
+    direct: bool = True,
 ) -> LPResult:
-    """Solve the LP of ``phase`` over all allowed pairs by pricing in missing candidates."""
+    """Solve the LP of ``phase`` over all allowed pairs by pricing in missing candidates.
+
+    With HiGHS and the cost phase the LP stays in HiGHS between rounds (``HighsLP``) unless
+    ``direct`` is False; otherwise PuLP rebuilds it each round (``PulpLP``). Same model.
+    """
     k = model.n_reps
+    backend: HighsLP | PulpLP
+    if direct and phase == "cost" and solver == "HiGHS":
+        backend = HighsLP(model)
+    else:
+        backend = PulpLP(model, phase, solver)
     bound = -np.inf
     last: LPResult | None = None
     for round_no in range(1, MAX_PRICING_ROUNDS + 1):
-        cost = model.costs.cost(pair_a, pair_r)
-        built = build_problem(model, pair_a, pair_r, cost, phase)
-        report = run_solver(
-            built.prob, make_solver(solver, mip=False, time_limit=max(clock.left(), 1.0))
-        )
-        if report.status == INFEASIBLE:
-            return LPResult(
-                INFEASIBLE,
-                None,
-                bound,
-                pair_a,
-                pair_r,
-                np.zeros(len(pair_a)),
-                None,
-                round_no,
-                False,
-                phase=phase,
-            )
-        if report.status != OPTIMAL:
-            if last is not None:
-                last.status = report.status
+        backend.set_pairs(pair_a, pair_r)
+        solved = backend.solve(max(clock.left(), 1.0))
+        order = np.argsort(_pair_keys(backend.pair_a, backend.pair_r, k), kind="stable")
+        pair_a, pair_r = backend.pair_a[order], backend.pair_r[order]
+        if solved.status != OPTIMAL or solved.duals is None:
+            if last is not None and solved.status != INFEASIBLE:
+                last.status = solved.status
                 return last
             return LPResult(
-                report.status,
+                solved.status,
                 None,
                 bound,
                 pair_a,
@@ -149,40 +147,37 @@ def column_generation(
                 False,
                 phase=phase,
             )
-        duals = read_duals(model, built)
-        report = replace(report, objective=built.unscale(report.objective))
         keys = _pair_keys(pair_a, pair_r, k)
-        priced = price(model, duals, phase, keys)
+        priced = price(model, solved.duals, phase, keys)
         bound = max(bound, priced.bound)
         last = LPResult(
             OPTIMAL,
-            report.objective,
+            solved.objective,
             bound,
             pair_a,
             pair_r,
-            built.values(),
-            duals,
+            solved.x[order],
+            solved.duals,
             round_no,
             len(priced.new_a) == 0,
-            {name: float(v.varValue or 0.0) for name, v in built.slacks.items()},
-            float(built.tau.varValue or 0.0) if built.tau is not None else None,
+            solved.slack,
+            solved.tau,
             phase,
         )
         progress(
             "price",
-            f"{phase} round {round_no}: LP {report.objective:,.6g}, bound {bound:,.6g}, "
+            f"{phase} round {round_no}: LP {solved.objective:,.6g}, bound {bound:,.6g}, "
             f"{len(pair_a):,} pairs, +{len(priced.new_a):,}",
         )
         if last.converged:
-            last.bound = max(bound, report.objective or bound)
+            last.bound = max(bound, solved.objective or bound)
             return last
-        if phase == "feasibility" and (report.objective or 0.0) <= 1e-9:
+        if phase == "feasibility" and (solved.objective or 0.0) <= 1e-9:
             return last  # a feasible candidate set: enough for phase 1
         if clock.left() <= 0:
             last.status = TIME_LIMIT
             return last
-        merged = np.concatenate([keys, _pair_keys(priced.new_a, priced.new_r, k)])
-        merged = np.unique(merged)
+        merged = np.unique(np.concatenate([keys, _pair_keys(priced.new_a, priced.new_r, k)]))
         pair_a, pair_r = merged // k, merged % k
     assert last is not None
     return last
@@ -219,6 +214,11 @@ def solve_balanced_assignment(
     timings: dict[str, float] = {}
     t = time.perf_counter()
     a0, r0 = model.costs.initial_pairs()
+    ra, rr = model.costs.rep_candidates(REP_CANDIDATE_FILL * model.pot_target, model.potential)
+    keys = np.unique(
+        np.concatenate([_pair_keys(a0, r0, model.n_reps), _pair_keys(ra, rr, model.n_reps)])
+    )
+    a0, r0 = keys // model.n_reps, keys % model.n_reps
     active = model.active[a0]
     a0, r0 = a0[active], r0[active]
     timings["candidates"] = time.perf_counter() - t

@@ -153,6 +153,39 @@ class PairCosts:
         ok = np.isfinite(self.cost(a_all, r_all))
         return a_all[ok], r_all[ok]
 
+    def rep_candidates(self, need: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each rep, its nearest accounts until their ``weight`` adds up to ``need[r]``.
+
+        Account-side candidates alone can leave a rep in a sparse region unable to fill its
+        band; these pairs make the first LP feasible in practice (pricing covers the rest).
+        """
+        from scipy.spatial import cKDTree
+
+        from territory.geo import unit_vectors
+
+        tree = cKDTree(unit_vectors(self.acc_lat, self.acc_lon))
+        homes = unit_vectors(self.rep_lat, self.rep_lon)
+        k = min(self.n_accounts, max(8, int(np.ceil(2 * self.n_accounts / max(self.n_reps, 1)))))
+        pending = np.arange(self.n_reps)
+        a_parts, r_parts = [], []
+        while len(pending):
+            _, idx = tree.query(homes[pending], k=k)
+            idx = np.asarray(idx, dtype=np.int64).reshape(len(pending), k)
+            reached = np.cumsum(weight[idx], axis=1) >= need[pending, None]
+            done = reached.any(axis=1) | (k >= self.n_accounts)
+            # keep each finished rep's prefix up to and including the account that reaches need
+            first = np.where(reached.any(axis=1), reached.argmax(axis=1), k - 1)
+            for row in np.flatnonzero(done):
+                a_parts.append(idx[row, : first[row] + 1])
+                r_parts.append(np.full(first[row] + 1, pending[row]))
+            pending = pending[~done]
+            k = min(self.n_accounts, 2 * k)
+        if not a_parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        a_all, r_all = unique_pairs(np.concatenate(a_parts), np.concatenate(r_parts), self.n_reps)
+        ok = np.isfinite(self.cost(a_all, r_all))
+        return a_all[ok], r_all[ok]
+
     def reachable(self) -> np.ndarray:
         """Accounts with at least one allowed rep; the others are reported uncovered."""
         if self.travel is None and self.max_distance is None:

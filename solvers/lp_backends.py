@@ -1,0 +1,193 @@
+"""Two ways to solve the LP of one column-generation phase, behind one interface.
+
+``PulpLP`` rebuilds the PuLP model every round and works with any PuLP solver and every phase.
+``HighsLP`` hands the *same* cost-phase model (same rows in the same order, same columns) to
+HiGHS as sparse arrays once, appends the priced pairs as new columns and re-solves from the last
+basis: at scale PuLP's rebuild and hand-off cost more than the solve itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from solvers.backends import (
+    ERROR,
+    INFEASIBLE,
+    OPTIMAL,
+    TIME_LIMIT,
+    make_solver,
+    run_solver,
+    stdout_silenced,
+)
+from solvers.formulation import BalancedAssignment, Phase, build_problem
+from solvers.pricing import Duals, aggregate_duals, read_duals
+
+
+@dataclass
+class LPSolve:
+    """One LP solve: status, objective (our units), values per pair, duals, extras."""
+
+    status: str
+    objective: float | None
+    x: np.ndarray
+    duals: Duals | None
+    slack: dict[str, float]
+    tau: float | None
+
+
+class PulpLP:
+    """Rebuild through PuLP each round (any solver, any phase)."""
+
+    def __init__(self, model: BalancedAssignment, phase: Phase, solver: str) -> None:
+        self.model, self.phase, self.solver = model, phase, solver
+        self.pair_a = np.zeros(0, np.int64)
+        self.pair_r = np.zeros(0, np.int64)
+
+    def set_pairs(self, pair_a: np.ndarray, pair_r: np.ndarray) -> None:
+        self.pair_a, self.pair_r = pair_a, pair_r
+
+    def solve(self, time_limit: float) -> LPSolve:
+        cost = self.model.costs.cost(self.pair_a, self.pair_r)
+        built = build_problem(self.model, self.pair_a, self.pair_r, cost, self.phase)
+        report = run_solver(built.prob, make_solver(self.solver, mip=False, time_limit=time_limit))
+        if report.status != OPTIMAL:
+            return LPSolve(report.status, None, np.zeros(len(self.pair_a)), None, {}, None)
+        return LPSolve(
+            OPTIMAL,
+            built.unscale(report.objective),
+            built.values(),
+            read_duals(self.model, built),
+            {name: float(v.varValue or 0.0) for name, v in built.slacks.items()},
+            float(built.tau.varValue or 0.0) if built.tau is not None else None,
+        )
+
+
+class HighsLP:
+    """The cost-phase LP kept alive in HiGHS; new pairs are appended as columns."""
+
+    def __init__(self, model: BalancedAssignment, seed: int = 0) -> None:
+        import highspy
+
+        self.model = model
+        self.rows = model.rows("cost")
+        self.accounts = np.flatnonzero(model.active)
+        n_assign = len(self.accounts)
+        self.assign_row = np.full(model.n_accounts, -1, dtype=np.int64)
+        self.assign_row[self.accounts] = np.arange(n_assign)
+        k = model.n_reps
+        self.row_of = {
+            family: np.full(k, -1, dtype=np.int64)
+            for family in ("pot_lo", "pot_hi", "work_lo", "work_hi", "cap")
+        }
+        self.moved_row = -1
+        lower = [np.ones(n_assign)]
+        upper = [np.ones(n_assign)]
+        for i, row in enumerate(self.rows):
+            if row.family == "max_moved":
+                self.moved_row = n_assign + i
+            else:
+                self.row_of[row.family][row.rep] = n_assign + i
+        senses = np.array([row.sense == ">=" for row in self.rows], dtype=bool)
+        rhs = np.array([row.rhs for row in self.rows], dtype=float)
+        lower.append(np.where(senses, rhs, -highspy.kHighsInf))
+        upper.append(np.where(senses, highspy.kHighsInf, rhs))
+        self.n_rows = n_assign + len(self.rows)
+        with stdout_silenced():  # HiGHS prints a banner on creation
+            self.highs = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("threads", 1),
+            ("random_seed", seed),
+        ):
+            self.highs.setOptionValue(option, value)
+        empty = np.zeros(self.n_rows + 1, dtype=np.int32)
+        self.highs.addRows(
+            self.n_rows,
+            np.concatenate(lower),
+            np.concatenate(upper),
+            0,
+            empty[:-1],
+            np.zeros(0, np.int32),
+            np.zeros(0),
+        )
+        self.pair_a = np.zeros(0, np.int64)
+        self.pair_r = np.zeros(0, np.int64)
+
+    def set_pairs(self, pair_a: np.ndarray, pair_r: np.ndarray) -> None:
+        """Append the pairs not yet in the model (pairs are only ever added)."""
+        k = self.model.n_reps
+        known = self.pair_a * k + self.pair_r
+        keys = pair_a * k + pair_r
+        fresh = ~np.isin(keys, known)
+        self._add(pair_a[fresh], pair_r[fresh])
+
+    def _add(self, a: np.ndarray, r: np.ndarray) -> None:
+        if len(a) == 0:
+            return
+        model = self.model
+        col = np.arange(len(a))
+        p, w = model.potential[a], model.workload[a]
+        parts = [(col, self.assign_row[a], np.ones(len(a)))]
+        for family, value in (
+            ("pot_lo", p),
+            ("pot_hi", p),
+            ("work_lo", w),
+            ("work_hi", w),
+            ("cap", w),
+        ):
+            rows = self.row_of[family][r]
+            keep = (rows >= 0) & (value != 0)
+            parts.append((col[keep], rows[keep], value[keep]))
+        if self.moved_row >= 0:
+            keep = model.is_move(a, r) & (p != 0)
+            parts.append((col[keep], np.full(int(keep.sum()), self.moved_row), p[keep]))
+        cols = np.concatenate([c for c, _, _ in parts])
+        rows = np.concatenate([rw for _, rw, _ in parts])
+        values = np.concatenate([v for _, _, v in parts])
+        order = np.lexsort((rows, cols))
+        cols, rows, values = cols[order], rows[order], values[order]
+        starts = np.searchsorted(cols, col).astype(np.int32)
+        cost = model.costs.cost(a, r) / model.cost_scale
+        self.highs.addCols(
+            len(a),
+            cost,
+            np.zeros(len(a)),
+            np.full(len(a), np.inf),
+            len(values),
+            starts,
+            rows.astype(np.int32),
+            values.astype(float),
+        )
+        self.pair_a = np.concatenate([self.pair_a, a])
+        self.pair_r = np.concatenate([self.pair_r, r])
+
+    def solve(self, time_limit: float) -> LPSolve:
+        import highspy
+
+        self.highs.setOptionValue("time_limit", float(max(time_limit, 1.0)))
+        with stdout_silenced():
+            self.highs.run()
+        status = self.highs.getModelStatus()
+        statuses = highspy.HighsModelStatus
+        n = len(self.pair_a)
+        if status in (statuses.kInfeasible, statuses.kUnboundedOrInfeasible):
+            return LPSolve(INFEASIBLE, None, np.zeros(n), None, {}, None)
+        if status != statuses.kOptimal:
+            ours = TIME_LIMIT if status == statuses.kTimeLimit else ERROR
+            return LPSolve(ours, None, np.zeros(n), None, {}, None)
+        solution = self.highs.getSolution()
+        scale = self.model.cost_scale
+        row_dual = np.asarray(solution.row_dual, dtype=float) * scale
+        n_assign = len(self.accounts)
+        duals = aggregate_duals(
+            self.model, self.accounts, row_dual[:n_assign], self.rows, row_dual[n_assign:]
+        )
+        objective = float(self.highs.getInfo().objective_function_value) * scale
+        x = np.asarray(solution.col_value, dtype=float)
+        return LPSolve(OPTIMAL, objective, x, duals, {}, None)
+
+    def write(self, path: str) -> None:
+        """Write the current LP (MPS or LP by the file's suffix) for a bug report."""
+        self.highs.writeModel(path)
