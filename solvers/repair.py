@@ -9,6 +9,7 @@ moves that touch disjoint reps, so their effects add up exactly.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,12 +101,16 @@ def repair(
     pair_r: np.ndarray,
     pair_cost: np.ndarray,
     improve: bool = True,
+    seconds: float = np.inf,
 ) -> np.ndarray:
     """Greedy single-account moves over the candidate pairs; returns a new assignment."""
+    deadline = time.perf_counter() + seconds
     assignment = assignment.copy()
     viol = Violation(model)
     cost_of = np.full(model.n_accounts, np.nan)
     for _ in range(MAX_ROUNDS):
+        if time.perf_counter() > deadline:
+            break
         loads = loads_of(model, assignment)
         current = assignment[pair_a]
         cand = np.flatnonzero(current != pair_r)

@@ -32,6 +32,7 @@ from solvers.backends import (
     run_solver,
 )
 from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
+from solvers.lagrangian import priced_ascent
 from solvers.lp_backends import HighsLP, PulpLP
 from solvers.pricing import Duals, all_pairs, pairs_below, price
 from solvers.repair import Violation, loads_of, repair, round_largest
@@ -238,16 +239,8 @@ def solve_balanced_assignment(
             model, solver, lp, "the LP relaxation", clock, progress, timings, candidate_pairs
         )
     if lp.duals is None:
-        return SolveOutcome(
-            np.full(model.n_accounts, -1),
-            ERROR,
-            None,
-            None,
-            None,
-            f"the LP solver stopped without a solution ({lp.status}); try --solver or a longer "
-            "--time-limit.",
-            solver,
-            timings=timings,
+        return _lagrangian_fallback(
+            model, solver, a0, r0, lp.status, clock, progress, timings, candidate_pairs
         )
 
     t = time.perf_counter()
@@ -338,6 +331,61 @@ def solve_balanced_assignment(
                 "--mip always gives it the whole --time-limit."
             )
     return SolveOutcome(assignment, status, objective, bound, final_gap, message, **common)
+
+
+def _lagrangian_fallback(
+    model: BalancedAssignment,
+    solver: str,
+    a0: np.ndarray,
+    r0: np.ndarray,
+    lp_status: str,
+    clock: Clock,
+    progress: Progress,
+    timings: dict[str, float],
+    candidate_pairs: dict[str, int],
+) -> SolveOutcome:
+    """The LP did not finish: prices by Lagrangian ascent give a bound over all pairs and the
+    cheapest-rep choices that repair turns into a plan; the status says how good it is."""
+    t = time.perf_counter()
+    left = max(clock.left(), 2.0)
+    ascent, bound, pair_a, pair_r = priced_ascent(model, a0, r0, seconds=0.5 * left)
+    progress("ascent", f"{ascent.iterations} price steps, bound {bound:,.6g}")
+    cost = model.costs.cost(pair_a, pair_r)
+    assignment = repair(
+        model, ascent.assignment, pair_a, pair_r, cost, seconds=max(clock.left(), 1.0)
+    )
+    timings["fallback"] = time.perf_counter() - t
+    objective = plan_cost(model, assignment) if np.all(assignment[model.active] >= 0) else None
+    feasible = _meets_all(model, assignment)
+    lead = f"the LP stopped without a solution ({lp_status}); "
+    if feasible and objective is not None:
+        gap_value = _gap(objective, bound)
+        return SolveOutcome(
+            assignment,
+            TIME_LIMIT,
+            objective,
+            bound,
+            gap_value,
+            lead + f"plan from Lagrangian prices and repair, within {gap_value:.3%} of the "
+            "lower bound. A longer --time-limit lets the LP finish.",
+            solver,
+            pricing_rounds=0,
+            candidate_pairs=candidate_pairs,
+            timings=timings,
+        )
+    return SolveOutcome(
+        assignment,
+        ERROR,
+        objective,
+        bound,
+        None,
+        lead + "the plan from Lagrangian prices and repair still breaks some bands; "
+        "give a longer --time-limit.",
+        solver,
+        pricing_rounds=0,
+        candidate_pairs=candidate_pairs,
+        timings=timings,
+    )
 
 
 def _neighbourhood_mip(

@@ -163,3 +163,25 @@ def test_direct_highs_lp_and_pulp_lp_are_the_same_model():
     assert direct.bound == pytest.approx(pulp_lp.bound, rel=1e-8)
     np.testing.assert_array_equal(direct.pair_a, pulp_lp.pair_a)
     np.testing.assert_array_equal(direct.pair_r, pulp_lp.pair_r)
+
+
+def test_when_the_lp_cannot_finish_lagrangian_prices_still_give_a_plan_and_a_bound(
+    monkeypatch,
+):
+    from solvers import lp_backends
+
+    def stopped(self, time_limit):
+        return lp_backends.LPSolve("time_limit", None, np.zeros(len(self.pair_a)), None, {}, None)
+
+    accounts, reps = _clustered(seed=9)
+    inputs = make_inputs(accounts, reps)
+    exact = align(inputs, AlignParams(tolerance=0.1, mip="always", gap=0.0, time_limit=60))
+    assert exact.status == "optimal"
+    monkeypatch.setattr(lp_backends.HighsLP, "solve", stopped)
+    plan = align(inputs, AlignParams(tolerance=0.1, mip="never"))
+    assert plan.status in ("time_limit", "error")
+    assert "LP stopped" in plan.outcome.message
+    assert plan.outcome.lower_bound <= exact.objective * (1 + 1e-9)
+    if plan.status == "time_limit":
+        assert np.all(plan.assignment >= 0) and plan.metrics()["balanced"]
+        assert plan.objective >= exact.objective * (1 - 1e-9)
