@@ -44,6 +44,7 @@ NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_MAX = 150, 3_000
 NEIGHBOURHOOD_SECONDS = 10.0
 AUTO_MIP_SECONDS = 30.0  # --mip auto spends at most this on the exact MILP; always: all time
 MAX_PRICING_ROUNDS = 50
+LP_TIME_SHARE = 0.6
 REP_CANDIDATE_FILL = 1.5  # each rep starts with nearest accounts worth 1.5 × its target
 OPTIMAL_GAP = 1e-6
 
@@ -229,7 +230,9 @@ def solve_balanced_assignment(
         model = replace(model, cost_scale=max(float(np.mean(initial_costs)), 1e-9))
 
     t = time.perf_counter()
-    lp = column_generation(model, solver, a0, r0, "cost", clock, progress)
+    # the LP gets a share of the time, so that a fallback plan can still be made if it stalls
+    lp_clock = Clock(LP_TIME_SHARE * time_limit)
+    lp = column_generation(model, solver, a0, r0, "cost", lp_clock, progress)
     if lp.status == INFEASIBLE:
         lp = _feasible_candidates(model, solver, a0, r0, clock, progress)
     timings["lp"] = time.perf_counter() - t
