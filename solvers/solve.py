@@ -216,10 +216,14 @@ def solve_balanced_assignment(
     timings: dict[str, float] = {}
     t = time.perf_counter()
     a0, r0 = model.costs.initial_pairs()
-    ra, rr = model.costs.rep_candidates(REP_CANDIDATE_FILL * model.pot_target, model.potential)
-    keys = np.unique(
-        np.concatenate([_pair_keys(a0, r0, model.n_reps), _pair_keys(ra, rr, model.n_reps)])
-    )
+    parts = [_pair_keys(a0, r0, model.n_reps)]
+    fills = [(model.pot_target, model.potential)]
+    if model.work_target is not None:
+        fills.append((model.work_target, model.workload))
+    for target, weight in fills:
+        ra, rr = model.costs.rep_candidates(REP_CANDIDATE_FILL * target, weight)
+        parts.append(_pair_keys(ra, rr, model.n_reps))
+    keys = np.unique(np.concatenate(parts))
     a0, r0 = keys // model.n_reps, keys % model.n_reps
     active = model.active[a0]
     a0, r0 = a0[active], r0[active]
