@@ -283,3 +283,63 @@ def test_cli_runs_as_a_real_process(tmp_path):
 def test_solvers_lists_highs():
     code, output = run_cli(["solvers"])
     assert code == 0 and "HiGHS" in output
+
+
+def test_ctrl_c_during_align_leaves_the_previous_run_byte_identical(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    first = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "territory",
+            "align",
+            "-a",
+            str(sample_data.ACCOUNTS),
+            "-r",
+            str(sample_data.REPS),
+            "-o",
+            str(out),
+            "-q",
+            "--no-map",
+            "--mip",
+            "never",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "territory",
+            "align",
+            "-a",
+            str(sample_data.ACCOUNTS),
+            "-r",
+            str(sample_data.REPS),
+            "-o",
+            str(out),
+            "--tolerance",
+            "0.02",
+            "--mip",
+            "always",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and process.poll() is None:
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)  # until the solver returns to Python and sees it
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name != "run"] == []
