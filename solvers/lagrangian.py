@@ -7,7 +7,7 @@ is cheap to evaluate in numpy and bounds the full model from below for any sign-
 This is how alignment models were solved before LP solvers could, and it is what large
 instances use when the LP would take longer than the time limit allows: it gives a bound and
 rep prices at once, and the accounts whose cheapest rep is clear under those prices can be
-fixed before any LP is solved.
+fixed before any LP is solved (not done yet: the plan comes from repair).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class Ascent:
     duals: Duals
     bound: float  # over the given pairs only; price() gives the bound over all pairs
     assignment: np.ndarray  # each account's cheapest rep at these prices, -1 if none
-    regret: np.ndarray  # per account: second-cheapest minus cheapest reduced cost
     iterations: int
 
 
@@ -56,7 +55,7 @@ def lagrangian_ascent(
     accounts = pair_a[starts]
     k = model.n_reps
 
-    def evaluate(y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def evaluate(y: np.ndarray) -> tuple[float, np.ndarray]:
         duals = aggregate_duals(model, accounts, np.zeros(len(accounts)), rows, y)
         reduced = (
             cost - p * duals.potential[pair_r] - w * duals.workload[pair_r] - duals.moved * p * move
@@ -67,7 +66,7 @@ def lagrangian_ascent(
         idx = np.flatnonzero(is_best)
         owner = np.searchsorted(starts, idx, side="right") - 1
         first[owner[::-1]] = idx[::-1]  # lowest index among ties
-        return float(best.sum() + y @ rhs), first, reduced
+        return float(best.sum() + y @ rhs), first
 
     def loads(choice: np.ndarray) -> np.ndarray:
         chosen_r, chosen_a = pair_r[choice], pair_a[choice]
@@ -81,8 +80,8 @@ def lagrangian_ascent(
         return out
 
     y = np.zeros(n_rows)
-    value, choice, reduced = evaluate(y)
-    best_value, best_y, best_choice, best_reduced = value, y.copy(), choice, reduced
+    value, choice = evaluate(y)
+    best_value, best_y, best_choice = value, y.copy(), choice
     target_gap = 0.05 * abs(value) + 1.0
     stall = 0
     iterations = 0
@@ -97,9 +96,9 @@ def lagrangian_ascent(
         step = (best_value + target_gap - value) / norm
         y = y + step * g
         y = np.where(geq, np.maximum(y, 0.0), np.minimum(y, 0.0))
-        value, choice, reduced = evaluate(y)
+        value, choice = evaluate(y)
         if value > best_value + 1e-9 * abs(best_value):
-            best_value, best_y, best_choice, best_reduced = value, y.copy(), choice, reduced
+            best_value, best_y, best_choice = value, y.copy(), choice
             stall = 0
         else:
             stall += 1
@@ -107,23 +106,9 @@ def lagrangian_ascent(
                 target_gap *= 0.5
                 stall = 0
     duals = aggregate_duals(model, accounts, np.zeros(len(accounts)), rows, best_y)
-    regret = _regret(best_reduced, starts, model.n_accounts, accounts)
     assignment = np.full(model.n_accounts, -1, dtype=np.int64)
     assignment[accounts] = pair_r[best_choice]
-    return Ascent(duals, best_value, assignment, regret, iterations)
-
-
-def _regret(reduced: np.ndarray, starts: np.ndarray, n: int, accounts: np.ndarray) -> np.ndarray:
-    """Second-cheapest minus cheapest reduced cost of each account (inf with one pair)."""
-    sizes = np.diff(np.r_[starts, len(reduced)])
-    owner = np.repeat(np.arange(len(starts)), sizes)
-    order = np.lexsort((reduced, owner))
-    ranked = reduced[order]
-    first = ranked[starts]
-    second = np.where(sizes > 1, ranked[np.minimum(starts + 1, len(ranked) - 1)], np.inf)
-    out = np.full(n, np.inf)
-    out[accounts] = second - first
-    return out
+    return Ascent(duals, best_value, assignment, iterations)
 
 
 def priced_ascent(
