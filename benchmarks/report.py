@@ -250,9 +250,13 @@ def _logs(records: list[dict[str, Any]]) -> str:
 
 
 def _reproduce(meta: dict[str, Any]) -> str:
+    words = meta["command"].split()
+    if "--json" in words:  # a scratch path is no part of the recipe
+        i = words.index("--json")
+        del words[i : i + 2]
     return (
         "## How to reproduce\n\n"
-        f"`{meta['command']}` from the repository root (each instance runs in a fresh process; "
+        f"`{' '.join(words)}` from the repository root (each instance runs in a fresh process; "
         "add `--json results.json` for the raw figures). Instances are deterministic per "
         "`--seed`; sizes: `sample`, `small` (10k × 50), `medium` (100k × 500), `large` "
         "(1M × 2,000) or `NxK`."
