@@ -365,29 +365,26 @@ def _lagrangian_fallback(
     objective = plan_cost(model, assignment) if np.all(assignment[model.active] >= 0) else None
     feasible = _meets_all(model, assignment)
     lead = f"the LP stopped without a solution ({lp_status}); "
+    gap_value: float | None = None
     if feasible and objective is not None:
-        gap_value = _gap(objective, bound)
-        return SolveOutcome(
-            assignment,
-            TIME_LIMIT,
-            objective,
-            bound,
-            gap_value,
+        status, gap_value = TIME_LIMIT, _gap(objective, bound)
+        message = (
             lead + f"plan from Lagrangian prices and repair, within {gap_value:.3%} of the "
-            "lower bound. A longer --time-limit lets the LP finish.",
-            solver,
-            pricing_rounds=0,
-            candidate_pairs=candidate_pairs,
-            timings=timings,
+            "lower bound. A longer --time-limit lets the LP finish."
+        )
+    else:
+        status = ERROR
+        message = (
+            lead + "the plan from Lagrangian prices and repair still breaks some bands; "
+            "give a longer --time-limit."
         )
     return SolveOutcome(
         assignment,
-        ERROR,
+        status,
         objective,
         bound,
-        None,
-        lead + "the plan from Lagrangian prices and repair still breaks some bands; "
-        "give a longer --time-limit.",
+        gap_value,
+        message,
         solver,
         pricing_rounds=0,
         candidate_pairs=candidate_pairs,
