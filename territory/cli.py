@@ -373,7 +373,14 @@ def demo(out_dir: Path, quiet: bool) -> None:
         out, score_current(inputs), None, title="today's alignment (sample data)", reps_table=False
     )
     code = run_align(sample_data.ACCOUNTS, sample_data.REPS, out_dir, ColumnMap(), {}, True, quiet)
-    out.print(f"\nOpen {out_dir / 'map.html'} in a browser to see the plan.")
+    from maps import write_district_maps
+
+    packs = out_dir / "districts"
+    write_district_maps(out_dir, packs)
+    out.print(
+        f"\nOpen {out_dir / 'map.html'} in a browser to see the plan, and "
+        f"{packs / 'index.html'} for one map per district (first-line manager)."
+    )
     sys.exit(code)
 
 

@@ -91,7 +91,7 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
         "potential_target_basis": "FTE share of the potential of accounts some rep may serve",
         "metrics": metrics,
         "prechecks": plan.prechecks,
-        "infeasibility": outcome.infeasibility if outcome else None,
+        "infeasibility": _infeasibility(plan),
         "warnings": plan.inputs.warnings,
     }
     if outcome is not None:
@@ -116,6 +116,22 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
     if extra:
         record.update(extra)
     return record
+
+
+def _infeasibility(plan: Plan) -> dict | None:
+    """The solver's explanation plus the reps the written plan leaves outside the asked band."""
+    if plan.outcome is None or plan.outcome.infeasibility is None:
+        return None
+    info = dict(plan.outcome.infeasibility)
+    table = plan.rep_summary()
+    t = plan.params.tolerance
+    index = table["potential_index"].to_numpy()
+    outside = (index < 100 * (1 - t) - 1e-6) | (index > 100 * (1 + t) + 1e-6)
+    info["reps_outside_band"] = [
+        {"rep_id": rep, "potential_index": round(float(value), 3)}
+        for rep, value in zip(table["rep_id"][outside], index[outside], strict=True)
+    ]
+    return info
 
 
 def _objective_unit(plan: Plan) -> str:

@@ -225,6 +225,8 @@ def test_infeasible_run_exits_3_and_still_explains(tmp_path):
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["status"] == "infeasible"
     assert record["infeasibility"]["reason"]
+    outside = record["infeasibility"]["reps_outside_band"]
+    assert outside and all(not 95 <= rep["potential_index"] <= 105 for rep in outside)
     assert record["prechecks"]
     assert (tmp_path / "run" / "assignments.csv").exists()
 
@@ -343,3 +345,17 @@ def test_ctrl_c_during_align_leaves_the_previous_run_byte_identical(tmp_path):
     assert "Traceback" not in stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name != "run"] == []
+
+
+def test_demo_writes_the_run_the_map_and_the_district_packs(tmp_path):
+    out = tmp_path / "demo"
+    code, output = run_cli(["demo", "-o", str(out), "-q"])
+    assert code == 0, output
+    assert "today's alignment" in output
+    for name in ("assignments.csv", "rep_summary.csv", "run.json", "map.html"):
+        assert (out / name).exists(), name
+    index = (out / "districts" / "index.html").read_text()
+    districts = pd.read_csv(sample_data.REPS)["district"].unique()
+    assert len(list((out / "districts").glob("*.html"))) == len(districts) + 1
+    for district in districts:
+        assert district in index
