@@ -7,9 +7,13 @@
    feasible candidate set or proves that no plan meets the bands; then the tightest achievable
    tolerance is computed and the plan is made at that tolerance (the elastic plan).
 3. Round split accounts and repair the bands (``repair.py``).
-4. When the gap is above the target and the instance is small enough, a MILP over every pair
-   whose reduced cost is below the gap (reduced-cost fixing keeps it exact for the full model)
-   closes it; its bound is then the full model's bound too.
+4. When the gap is above the target, an LP-guided neighbourhood MILP frees the split accounts
+   and those the LP is nearly indifferent about and re-optimises them.
+5. When the gap is still above the target and the instance is small enough, a MILP over every
+   pair whose reduced cost is below the gap (reduced-cost fixing keeps it exact for the full
+   model) closes it; its bound is then the full model's bound too.
+6. If the LP cannot finish in its share of the time, Lagrangian prices give a bound over all
+   pairs and, through repair, a plan (``lagrangian.py``).
 """
 
 from __future__ import annotations
