@@ -13,8 +13,17 @@ import pandas as pd
 from solvers import BalancedAssignment, SolveOutcome, solve_balanced_assignment
 from solvers.backends import canonical_name, make_solver
 from territory.costs import PairCosts, TravelTable
+from territory.feasibility import precheck
 from territory.inputs import AlignmentInputs
-from territory.metrics import PlanFacts, fte_targets, plan_metrics, rep_table
+from territory.metrics import (
+    PlanFacts,
+    distances_km,
+    fte_targets,
+    inherited,
+    moved,
+    plan_metrics,
+    rep_table,
+)
 from territory.params import AlignParams
 
 Progress = Callable[[str, str], None]
@@ -56,8 +65,6 @@ class Plan:
         reps = self.inputs.reps["rep_id"].to_numpy(dtype=object)
         a = self.assignment
         rep_id = np.where(a >= 0, reps[np.maximum(a, 0)], "")
-        from territory.metrics import distances_km, inherited, moved
-
         mv = moved(a, self.facts.current)
         change = np.select(
             [a < 0, mv, inherited(a, self.facts.current)],
@@ -134,8 +141,6 @@ def align(
     progress: Progress | None = None,
 ) -> Plan:
     """Optimise an alignment; the returned plan is scored by the metric functions."""
-    from territory.feasibility import precheck
-
     params = params or AlignParams()
     progress = progress or (lambda phase, detail: None)
     make_solver(params.solver, mip=False)  # fail early, with the list, if not installed

@@ -30,7 +30,7 @@ def precheck(model: BalancedAssignment, inputs: AlignmentInputs) -> list[str]:
             f"{int(too_big.sum())} account(s) ({ids}) have more potential alone than any rep's "
             f"upper band ({upper.max():,.0f}); widen --tolerance or split the account."
         )
-    locked = model.costs.locked if hasattr(model.costs, "locked") else np.full(len(accounts), -1)
+    locked = inputs.locked
     on = locked >= 0
     locked_pot = np.bincount(locked[on], weights=model.potential[on], minlength=model.n_reps)
     for r in np.flatnonzero(locked_pot > upper + 1e-9):
