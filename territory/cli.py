@@ -7,6 +7,7 @@ Every error a user can cause ends as a message and an exit code (0 ok, 2 bad inp
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -442,11 +443,9 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted.")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err.print("interrupted; nothing was written.")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit
+        err.print("interrupted; an existing run directory was left as it was.")
         sys.exit(130)
     except TerritoryError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")

@@ -336,10 +336,14 @@ def test_ctrl_c_during_align_leaves_the_previous_run_byte_identical(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    time.sleep(1.5)
     deadline = time.time() + 60
     while time.time() < deadline and process.poll() is None:
-        time.sleep(1.5)
-        process.send_signal(signal.SIGINT)  # until the solver returns to Python and sees it
+        process.send_signal(signal.SIGINT)  # again if the solver had not returned to Python
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
