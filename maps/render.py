@@ -176,9 +176,11 @@ def assemble_map(
         layer_group = folium.FeatureGroup(name=esc(rep_group.label))
         layer_group.add_to(m)
         _add_group_layers(layer_group, rep_group, by_rep, reps, colours)
+    has_uncovered = False
     if "" in by_rep:
         uncovered = account_data(by_rep[""], "")
-        if account_count(uncovered):
+        has_uncovered = account_count(uncovered) > 0
+        if has_uncovered:
             uncovered_group = folium.FeatureGroup(name="Uncovered accounts")
             uncovered_group.add_to(m)
             style = {**ACCOUNT_STYLE, "fillColor": UNCOVERED_COLOUR}
@@ -186,7 +188,7 @@ def assemble_map(
 
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     legend = [(colours[rep], esc(f"{rep} {names.get(rep, '')}".strip())) for rep in rep_ids]
-    Legend(legend, previous=previous is not None).add_to(m)
+    Legend(legend, previous=previous is not None, uncovered=has_uncovered).add_to(m)
     SummaryPanel(esc(title), summary_rows(run_info, accounts, reps)).add_to(m)
     folium.LayerControl(collapsed=len(groups) > 12).add_to(m)
     return m

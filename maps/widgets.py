@@ -37,7 +37,9 @@ class Legend(TemplateElement):
 {%- if this.previous %}
 <div><span class="tm-swatch tm-previous"></span>previous territory (dashed)</div>
 {%- endif %}
+{%- if this.uncovered %}
 <div><span class="tm-swatch" style="background:{{ this.uncovered }}"></span>uncovered account</div>
+{%- endif %}
 </div>
 {% endmacro %}
 {% macro script(this, kwargs) %}
@@ -46,12 +48,14 @@ territoryMaps.control({{ this._parent.get_name() }}, "{{ this.get_name() }}", "b
 """
     )
 
-    def __init__(self, entries: Sequence[LegendEntry], *, previous: bool = False) -> None:
+    def __init__(
+        self, entries: Sequence[LegendEntry], *, previous: bool = False, uncovered: bool = False
+    ) -> None:
         super().__init__()
         self._name = "Legend"
         self.entries = list(entries)
         self.previous = previous
-        self.uncovered = UNCOVERED_COLOUR
+        self.uncovered = UNCOVERED_COLOUR if uncovered else ""
 
 
 class SummaryPanel(TemplateElement):

@@ -400,3 +400,14 @@ def test_missing_optional_inputs(run_dir: Path) -> None:
     assert "<td>Uncovered accounts</td><td>1</td>" in html
     kinds = [m.get("kind") for _, _, m in data_layers(html)]
     assert kinds.count("accounts") == 3 and "homes" not in kinds
+
+
+def test_legend_shows_uncovered_only_when_there_are_some(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path / "run")
+    with_uncovered = write_map(run_dir, tmp_path / "a.html").read_text(encoding="utf-8")
+    assert "uncovered account</div>" in with_uncovered
+    frame = pd.read_csv(run_dir / "assignments.csv", dtype=str, keep_default_na=False)
+    frame = frame[frame["rep_id"] != ""]
+    frame.to_csv(run_dir / "assignments.csv", index=False)
+    without = write_map(run_dir, tmp_path / "b.html").read_text(encoding="utf-8")
+    assert "uncovered account</div>" not in without
