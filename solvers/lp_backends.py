@@ -48,6 +48,11 @@ class PulpLP:
     def set_pairs(self, pair_a: np.ndarray, pair_r: np.ndarray) -> None:
         self.pair_a, self.pair_r = pair_a, pair_r
 
+    def write(self, path: str) -> None:
+        """Write the LP of the current pairs as MPS, for a bug report."""
+        cost = self.model.costs.cost(self.pair_a, self.pair_r)
+        build_problem(self.model, self.pair_a, self.pair_r, cost, self.phase).prob.writeMPS(path)
+
     def solve(self, time_limit: float) -> LPSolve:
         cost = self.model.costs.cost(self.pair_a, self.pair_r)
         built = build_problem(self.model, self.pair_a, self.pair_r, cost, self.phase)

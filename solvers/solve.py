@@ -118,6 +118,7 @@ def column_generation(
     clock: Clock,
     progress: Progress,
     direct: bool = True,
+    model_file: str | None = None,
 ) -> LPResult:
     """Solve the LP of ``phase`` over all allowed pairs by pricing in missing candidates.
 
@@ -134,6 +135,8 @@ def column_generation(
     last: LPResult | None = None
     for round_no in range(1, MAX_PRICING_ROUNDS + 1):
         backend.set_pairs(pair_a, pair_r)
+        if model_file is not None:
+            backend.write(model_file)  # before solving, so a solver crash leaves it behind
         solved = backend.solve(max(clock.left(), 1.0))
         order = np.argsort(_pair_keys(backend.pair_a, backend.pair_r, k), kind="stable")
         pair_a, pair_r = backend.pair_a[order], backend.pair_r[order]
@@ -213,8 +216,12 @@ def solve_balanced_assignment(
     gap: float = 0.005,
     mip: str = "auto",
     progress: Progress | None = None,
+    model_file: str | None = None,
 ) -> SolveOutcome:
-    """Find a plan for ``model`` and bound how far it can be from the best possible one."""
+    """Find a plan for ``model`` and bound how far it can be from the best possible one.
+
+    ``model_file``: write the LP handed to the solver there (MPS), for a bug report.
+    """
     progress = progress or (lambda phase, detail: None)
     clock = Clock(time_limit)
     timings: dict[str, float] = {}
@@ -240,7 +247,7 @@ def solve_balanced_assignment(
     t = time.perf_counter()
     # the LP gets a share of the time, so that a fallback plan can still be made if it stalls
     lp_clock = Clock(LP_TIME_SHARE * time_limit)
-    lp = column_generation(model, solver, a0, r0, "cost", lp_clock, progress)
+    lp = column_generation(model, solver, a0, r0, "cost", lp_clock, progress, model_file=model_file)
     if lp.status == INFEASIBLE:
         lp = _feasible_candidates(model, solver, a0, r0, clock, progress)
     timings["lp"] = time.perf_counter() - t

@@ -139,8 +139,12 @@ def align(
     params: AlignParams | None = None,
     travel_times: pd.DataFrame | None = None,
     progress: Progress | None = None,
+    model_file: str | Path | None = None,
 ) -> Plan:
-    """Optimise an alignment; the returned plan is scored by the metric functions."""
+    """Optimise an alignment; the returned plan is scored by the metric functions.
+
+    ``model_file``: write the LP handed to the solver there (MPS), for a bug report.
+    """
     params = params or AlignParams()
     progress = progress or (lambda phase, detail: None)
     make_solver(params.solver, mip=False)  # fail early, with the list, if not installed
@@ -157,6 +161,7 @@ def align(
         gap=params.gap,
         mip=params.mip,
         progress=progress,
+        model_file=None if model_file is None else str(model_file),
     )
     timings = {"model": build_seconds, **outcome.timings}
     facts = facts_of(inputs, model.active)

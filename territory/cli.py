@@ -260,7 +260,8 @@ def run_align(
         table = read_table(path)
         travel = table.frame
         inputs.files["travel_times"] = InputFile(str(path), sha256_of(Path(path)), len(travel))
-    plan = align(inputs, params, travel_times=travel, progress=phases)
+    model_file = options.get("write_model")
+    plan = align(inputs, params, travel_times=travel, progress=phases, model_file=model_file)
     for reason in plan.prechecks:
         err.print(f"[red]infeasible:[/red] {escape(reason)}")
     save_run(plan, out_dir, draw_map=draw_map)
@@ -283,6 +284,12 @@ def run_align(
 )
 @align_options
 @click.option("--no-map", is_flag=True, help="Do not draw map.html.")
+@click.option(
+    "--write-model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the LP handed to the solver to this MPS file (for a bug report).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def align(
     accounts: Path,
@@ -455,6 +462,7 @@ def main() -> None:
             raise
         err.print(
             f"[red]unexpected failure:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
-            "This is a bug in territory; rerun with TERRITORY_DEBUG=1 for details and report it."
+            "This is a bug in territory; rerun with TERRITORY_DEBUG=1 for details and report it "
+            "(with `align --write-model model.mps`, attach the model the solver was given)."
         )
         sys.exit(1)

@@ -363,3 +363,26 @@ def test_demo_writes_the_run_the_map_and_the_district_packs(tmp_path):
     assert len(list((out / "districts").glob("*.html"))) == len(districts) + 1
     for district in districts:
         assert district in index
+
+
+def test_write_model_leaves_the_lp_for_a_bug_report(tmp_path):
+    accounts, reps = _tiny_files(tmp_path)
+    model = tmp_path / "model.mps"
+    code, output = run_cli(
+        [
+            "align",
+            "-a",
+            str(accounts),
+            "-r",
+            str(reps),
+            "-o",
+            str(tmp_path / "run"),
+            "-q",
+            "--no-map",
+            "--write-model",
+            str(model),
+        ]
+    )
+    assert code == 0, output
+    text = model.read_text()
+    assert "ROWS" in text and "COLUMNS" in text and "RHS" in text
