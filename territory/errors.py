@@ -14,11 +14,12 @@ class Problem:
     row: int | None = None
     column: str | None = None
     hint: str | None = None
+    row_word: str = "row"  # "feature" in vector files
 
     def __str__(self) -> str:
         where = [self.source]
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"{self.row_word} {self.row}")
         if self.column is not None:
             where.append(f"column '{self.column}'")
         text = f"{', '.join(where)}: {self.message}"

@@ -162,4 +162,5 @@ def _geometry_to_lat_lon(frame: pd.DataFrame) -> pd.DataFrame:
     if "lat" not in out.columns and "lon" not in out.columns:
         out["lat"] = ys
         out["lon"] = xs
+        out.attrs["coordinates_from_geometry"] = "crs" if geo.crs is not None else "no crs"
     return out

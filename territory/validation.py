@@ -76,6 +76,7 @@ class _Checker:
                     self.table.source,
                     message.format(value=shown[:60]),
                     row=self.table.row_number(int(pos)),
+                    row_word=self.table.row_word,
                     column=column,
                     hint=hint,
                 )
@@ -122,6 +123,7 @@ def _ids(check: _Checker, column: str, kind: str) -> pd.Series:
                     f"duplicate {kind} id '{value[:60]}' (first seen on "
                     f"{check.table.row_word} {check.table.row_number(first[value])}).",
                     row=check.table.row_number(int(pos)),
+                    row_word=check.table.row_word,
                     column=column,
                     hint=f"every {kind} id must be unique; remove or rename the duplicate.",
                 )
@@ -132,11 +134,23 @@ def _ids(check: _Checker, column: str, kind: str) -> pd.Series:
 def _coordinates(check: _Checker, lat_col: str, lon_col: str) -> tuple[np.ndarray, np.ndarray]:
     lat, lat_blank, lat_bad = parse_numbers(check.table.frame[lat_col])
     lon, lon_blank, lon_bad = parse_numbers(check.table.frame[lon_col])
+    geometry = check.table.frame.attrs.get("coordinates_from_geometry")
+    empty = np.zeros(len(lat), dtype=bool)
+    if geometry:
+        empty = lat_blank | lon_blank
+        check.cells(
+            empty,
+            "geometry",
+            "geometry is empty or missing.",
+            "give the feature a point or polygon, or remove it.",
+        )
+        lat_blank = lon_blank = np.zeros(len(lat), dtype=bool)
     for col, blank, bad in ((lat_col, lat_blank, lat_bad), (lon_col, lon_blank, lon_bad)):
         check.cells(blank, col, "coordinate is blank.", "geocode the row or remove it.")
         check.cells(bad, col, "'{value}' is not a number.", "use decimal degrees such as 40.7128.")
     finite_lat, finite_lon = np.isfinite(lat), np.isfinite(lon)
     nonfinite = (~finite_lat & ~lat_blank & ~lat_bad) | (~finite_lon & ~lon_blank & ~lon_bad)
+    nonfinite &= ~empty
     check.cells(nonfinite, lat_col, "coordinates are NaN or infinite.", "use decimal degrees.")
     with np.errstate(invalid="ignore"):
         lat_out = finite_lat & (np.abs(lat) > 90)
@@ -148,10 +162,11 @@ def _coordinates(check: _Checker, lat_col: str, lon_col: str) -> tuple[np.ndarra
         "latitude {value} is outside -90..90 but the longitude would fit: columns look swapped.",
         f"swap the '{lat_col}' and '{lon_col}' columns.",
     )
-    check.cells(
-        lat_out & ~swapped, lat_col, "latitude {value} is outside -90..90.", "use WGS84 degrees."
-    )
-    check.cells(lon_out, lon_col, "longitude {value} is outside -180..180.", "use WGS84 degrees.")
+    degrees = "use WGS84 degrees."
+    if geometry == "no crs":
+        degrees = "the file has no CRS and its coordinates are not degrees: define its CRS."
+    check.cells(lat_out & ~swapped, lat_col, "latitude {value} is outside -90..90.", degrees)
+    check.cells(lon_out, lon_col, "longitude {value} is outside -180..180.", degrees)
     return lat, lon
 
 
@@ -292,6 +307,7 @@ def cross_check(
                 table.source,
                 f"locked_rep '{locked[pos][:60]}' is not on the rep roster.",
                 row=table.row_number(int(pos)),
+                row_word=table.row_word,
                 column=lock_col,
                 hint="lock the account to a rep in the reps file, or clear the lock.",
             )

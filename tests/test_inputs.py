@@ -376,3 +376,65 @@ def test_missing_capacity_and_fte_in_typed_frames() -> None:
     inputs = inputs_from_frames(accounts_frame(), reps)
     assert list(inputs.reps["capacity"]) == [np.inf, 80.0]
     assert list(inputs.reps["fte"]) == [1.0, 1.0]
+
+
+def _geo_accounts(tmp_path, geometries, crs="EPSG:4326"):
+    import geopandas as gpd
+
+    frame = gpd.GeoDataFrame(
+        {"account_id": [f"a{i}" for i in range(len(geometries))], "potential": 10.0},
+        geometry=geometries,
+        crs=crs,
+    )
+    path = tmp_path / "accounts.gpkg"
+    frame.to_file(path, driver="GPKG")
+    reps = tmp_path / "reps.csv"
+    reps.write_text("rep_id,lat,lon\nr1,40,-74\n")
+    return path, reps
+
+
+def test_empty_geometry_is_named_as_such(tmp_path):
+    import shapely
+
+    accounts, reps = _geo_accounts(
+        tmp_path, [shapely.Point(-74, 40.7), None, shapely.Point(-73.9, 40.8)]
+    )
+    with pytest.raises(InputError) as error:
+        load_inputs(accounts, reps)
+    messages = [str(p) for p in error.value.problems]
+    assert messages == [
+        "accounts.gpkg, feature 2, column 'geometry': geometry is empty or missing. "
+        "Fix: give the feature a point or polygon, or remove it."
+    ]
+
+
+def test_invalid_polygon_still_gets_a_point_inside(tmp_path):
+    import shapely
+
+    bow_tie = shapely.Polygon([(-74, 40), (-73, 41), (-73, 40), (-74, 41), (-74, 40)])
+    accounts, reps = _geo_accounts(tmp_path, [bow_tie, shapely.Point(-73.5, 40.5)])
+    inputs = load_inputs(accounts, reps)
+    assert np.all(np.isfinite(inputs.accounts[["lat", "lon"]].to_numpy()))
+
+
+def test_projected_file_without_crs_is_refused_with_a_crs_hint(tmp_path):
+    import shapely
+
+    points = [shapely.Point(-8238310, 4970241), shapely.Point(-8230000, 4960000)]
+    accounts, reps = _geo_accounts(tmp_path, points, crs=None)
+    with pytest.raises(InputError) as error:
+        load_inputs(accounts, reps)
+    assert all("no CRS" in str(p) for p in error.value.problems)
+
+
+def test_files_in_different_crs_meet_in_degrees(tmp_path):
+    import shapely
+
+    accounts, reps = _geo_accounts(
+        tmp_path,
+        [shapely.Point(-8238310, 4970241), shapely.Point(-8230000, 4960000)],
+        crs="EPSG:3857",
+    )
+    inputs = load_inputs(accounts, reps)
+    assert inputs.accounts["lat"].between(40, 41).all()
+    assert inputs.accounts["lon"].between(-75, -73).all()
