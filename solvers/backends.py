@@ -50,6 +50,7 @@ def make_solver(
     time_limit: float | None = None,
     gap: float | None = None,
     gap_abs: float | None = None,
+    node_limit: int | None = None,
 ) -> Any:
     """A configured PuLP solver, or :class:`SolverUnavailableError` listing what is installed."""
     canonical = canonical_name(name)
@@ -69,6 +70,8 @@ def make_solver(
         options["gapAbs"] = gap_abs
     if canonical == "HiGHS":
         options["threads"] = 1  # deterministic results
+        if node_limit is not None and mip:
+            options["mip_max_nodes"] = node_limit  # a work limit that, unlike time, repeats
     return pulp.getSolver(canonical, **options)
 
 

@@ -45,8 +45,10 @@ MIP_MAX_PAIRS = 150_000
 EXACT_WIDEN_MAX_PAIRS = 20_000  # tightest tolerance by MILP up to this many pairs, else by LP
 NEIGHBOURHOOD_PER_SPLIT = 10  # accounts freed per account the LP split
 NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_MAX = 150, 3_000
-NEIGHBOURHOOD_SECONDS = 10.0
-AUTO_MIP_SECONDS = 30.0  # --mip auto spends at most this on the exact MILP; always: all time
+# Work limits in branch-and-bound nodes rather than seconds: a plan must not depend on how busy
+# the machine was. Only the user's --time-limit is a clock.
+NEIGHBOURHOOD_NODES = 500
+AUTO_MIP_NODES = 5_000  # --mip auto; --mip always has no node limit
 MAX_PRICING_ROUNDS = 50
 LP_TIME_SHARE = 0.6
 REP_CANDIDATE_FILL = 1.5  # each rep starts with nearest accounts worth 1.5 × its target
@@ -283,7 +285,7 @@ def solve_balanced_assignment(
     want_mip = mip == "always" or (mip == "auto" and current_gap > gap)
     if want_mip and clock.left() > 1:
         t = time.perf_counter()
-        budget = clock.left() if mip == "always" else min(clock.left(), AUTO_MIP_SECONDS)
+        nodes = None if mip == "always" else AUTO_MIP_NODES
         assignment, objective, bound, mip_record = _mip(
             model,
             solver,
@@ -292,8 +294,9 @@ def solve_balanced_assignment(
             objective if feasible else None,
             bound,
             gap,
-            budget,
+            clock.left(),
             progress,
+            nodes,
         )
         feasible = _meets_all(model, assignment)
         timings["mip"] = time.perf_counter() - t
@@ -333,8 +336,9 @@ def solve_balanced_assignment(
             **common,
         )
     final_gap = _gap(objective, bound)
-    mip_stopped = (mip_record or {}).get("status") == TIME_LIMIT
-    timed_out = lp.status == TIME_LIMIT or (mip_stopped and clock.left() <= 1.0)
+    mip_status = (mip_record or {}).get("status")
+    timed_out = lp.status == TIME_LIMIT or mip_status == TIME_LIMIT
+    mip_stopped = mip_record is not None and mip_status not in (OPTIMAL, INFEASIBLE, None)
     if final_gap <= OPTIMAL_GAP:
         status, message = OPTIMAL, "optimal: the plan's cost equals the lower bound."
     elif timed_out:
@@ -345,8 +349,8 @@ def solve_balanced_assignment(
         message = f"plan within {final_gap:.3%} of the full model's lower bound."
         if mip_stopped:
             message += (
-                f" The exact MILP stopped after its {AUTO_MIP_SECONDS:.0f} s share; "
-                "--mip always gives it the whole --time-limit."
+                f" The exact MILP stopped at its {AUTO_MIP_NODES:,}-node work limit; "
+                "--mip always lets it run to --time-limit."
             )
     return SolveOutcome(assignment, status, objective, bound, final_gap, message, **common)
 
@@ -448,12 +452,20 @@ def _neighbourhood_mip(
     mask = free[a]
     fa, fr, fc = a[mask], r[mask], cost[mask]
     built = build_problem(model, fa, fr, fc, "cost", integer=True, committed=committed)
-    limit = min(NEIGHBOURHOOD_SECONDS, max(clock.left(), 1.0))
+    limit = max(clock.left(), 1.0)
     progress("neighbour", f"MILP over {int(free.sum()):,} freed accounts, {len(fa):,} pairs")
     # stop once the freed part is within half the run's gap budget of the LP bound
     budget = 0.5 * gap * abs(lp.objective or 0.0) / model.cost_scale
     report = run_solver(
-        built.prob, make_solver(solver, mip=True, time_limit=limit, gap=0.0, gap_abs=budget)
+        built.prob,
+        make_solver(
+            solver,
+            mip=True,
+            time_limit=limit,
+            gap=0.0,
+            gap_abs=budget,
+            node_limit=NEIGHBOURHOOD_NODES,
+        ),
     )
     record: dict = {
         "freed_accounts": int(free.sum()),
@@ -489,6 +501,7 @@ def _mip(
     gap: float,
     seconds: float,
     progress: Progress,
+    node_limit: int | None = None,
 ) -> tuple[np.ndarray, float, float, dict]:
     """MILP over the pairs that can still beat the incumbent (reduced-cost fixing), or over
     every allowed pair when there is no incumbent; either way exact for the full model."""
@@ -517,7 +530,8 @@ def _mip(
     built = build_problem(model, a, r, cost, "cost", integer=True)
     progress("mip", f"MILP over {len(a):,} pairs ({'exact' if exact else 'restricted'} set)")
     report: SolveReport = run_solver(
-        built.prob, make_solver(solver, mip=True, time_limit=max(seconds, 1.0), gap=gap)
+        built.prob,
+        make_solver(solver, mip=True, time_limit=max(seconds, 1.0), gap=gap, node_limit=node_limit),
     )
     report = replace(
         report, objective=built.unscale(report.objective), bound=built.unscale(report.bound)
@@ -592,8 +606,12 @@ def _infeasible(
         a, r = pairs
         built = build_problem(model, a, r, np.zeros(len(a)), "widen", integer=True)
         progress("widen", f"MILP for the tightest tolerance over {len(a):,} pairs")
-        limit = min(clock.left(), AUTO_MIP_SECONDS)
-        report = run_solver(built.prob, make_solver(solver, mip=True, time_limit=limit, gap=0.0))
+        report = run_solver(
+            built.prob,
+            make_solver(
+                solver, mip=True, time_limit=clock.left(), gap=0.0, node_limit=AUTO_MIP_NODES
+            ),
+        )
         if report.status == OPTIMAL and built.tau is not None:
             tau, exact = float(built.tau.varValue or 0.0), True
     if tau is None:
@@ -624,8 +642,9 @@ def _infeasible(
                     None,
                     relaxed_lp.bound,
                     0.0,
-                    min(clock.left(), AUTO_MIP_SECONDS),
+                    clock.left(),
                     progress,
+                    AUTO_MIP_NODES,
                 )
         need = f"±{tau:.2%} potential" + (f" / ±{rho * tau:.2%} workload" if has_work else "")
         info.update(
