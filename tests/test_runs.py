@@ -351,11 +351,15 @@ def test_ctrl_c_during_align_leaves_the_previous_run_byte_identical(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name != "run"] == []
 
 
-def test_demo_writes_the_run_the_map_and_the_district_packs(tmp_path):
-    out = tmp_path / "demo"
-    code, output = run_cli(["demo", "-o", str(out), "-q"])
-    assert code == 0, output
-    assert "today's alignment" in output
+def test_demo_writes_the_run_the_map_and_the_district_packs_identically_twice(tmp_path):
+    trees = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        code, output = run_cli(["demo", "-o", str(out), "-q"])
+        assert code == 0, output
+        assert "today's alignment" in output
+        trees.append(out)
+    out = trees[0]
     for name in ("assignments.csv", "rep_summary.csv", "run.json", "map.html"):
         assert (out / name).exists(), name
     index = (out / "districts" / "index.html").read_text()
@@ -363,6 +367,17 @@ def test_demo_writes_the_run_the_map_and_the_district_packs(tmp_path):
     assert len(list((out / "districts").glob("*.html"))) == len(districts) + 1
     for district in districts:
         assert district in index
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(trees[1]) for p in trees[1].rglob("*") if p.is_file())
+    for relative in files:
+        first, second = (tree / relative for tree in trees)
+        if relative.name == "run.json":
+            records = [json.loads(path.read_text()) for path in (first, second)]
+            for record in records:
+                record.pop("timings_s")
+            assert records[0] == records[1]
+        else:
+            assert first.read_bytes() == second.read_bytes(), relative
 
 
 def test_write_model_leaves_the_lp_for_a_bug_report(tmp_path):
