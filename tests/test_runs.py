@@ -45,6 +45,11 @@ REP_COLUMNS = [
 ]
 
 
+def align_args(accounts: Path, reps: Path, out: Path, *extra: str) -> list[str]:
+    """``territory align`` arguments for one run."""
+    return ["align", "-a", str(accounts), "-r", str(reps), "-o", str(out), *extra]
+
+
 def run_cli(args: list[str]) -> tuple[int, str]:
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     return result.exit_code, result.output
@@ -53,18 +58,7 @@ def run_cli(args: list[str]) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "sample"
-    code, output = run_cli(
-        [
-            "align",
-            "-a",
-            str(sample_data.ACCOUNTS),
-            "-r",
-            str(sample_data.REPS),
-            "-o",
-            str(out),
-            "-q",
-        ]
-    )
+    code, output = run_cli(align_args(sample_data.ACCOUNTS, sample_data.REPS, out, "-q"))
     assert code == 0, output
     return out
 
@@ -148,18 +142,7 @@ def test_same_inputs_give_identical_files(tmp_path):
     for name in ("one", "two"):
         out = tmp_path / name
         code, output = run_cli(
-            [
-                "align",
-                "-a",
-                str(sample_data.ACCOUNTS),
-                "-r",
-                str(sample_data.REPS),
-                "-o",
-                str(out),
-                "-q",
-                "--seed",
-                "7",
-            ]
+            align_args(sample_data.ACCOUNTS, sample_data.REPS, out, "-q", "--seed", "7")
         )
         assert code == 0, output
         outs.append(out)
@@ -187,19 +170,7 @@ def _tiny_files(tmp_path: Path, big: float = 10) -> tuple[Path, Path]:
 
 def test_spreadsheet_formulas_are_neutralised(tmp_path):
     accounts, reps = _tiny_files(tmp_path)
-    code, output = run_cli(
-        [
-            "align",
-            "-a",
-            str(accounts),
-            "-r",
-            str(reps),
-            "-o",
-            str(tmp_path / "run"),
-            "-q",
-            "--no-map",
-        ]
-    )
+    code, output = run_cli(align_args(accounts, reps, tmp_path / "run", "-q", "--no-map"))
     assert code == 0, output
     text = (tmp_path / "run" / "assignments.csv").read_text()
     assert "'=HYPERLINK" in text and "'-minus" in text
@@ -208,19 +179,7 @@ def test_spreadsheet_formulas_are_neutralised(tmp_path):
 
 def test_infeasible_run_exits_3_and_still_explains(tmp_path):
     accounts, reps = _tiny_files(tmp_path, big=100)
-    code, output = run_cli(
-        [
-            "align",
-            "-a",
-            str(accounts),
-            "-r",
-            str(reps),
-            "-o",
-            str(tmp_path / "run"),
-            "-q",
-            "--no-map",
-        ]
-    )
+    code, output = run_cli(align_args(accounts, reps, tmp_path / "run", "-q", "--no-map"))
     assert code == 3
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["status"] == "infeasible"
@@ -234,7 +193,7 @@ def test_infeasible_run_exits_3_and_still_explains(tmp_path):
 def test_a_failed_run_leaves_the_previous_run_untouched(tmp_path, monkeypatch):
     accounts, reps = _tiny_files(tmp_path)
     out = tmp_path / "run"
-    code, _ = run_cli(["align", "-a", str(accounts), "-r", str(reps), "-o", str(out), "-q"])
+    code, _ = run_cli(align_args(accounts, reps, out, "-q"))
     assert code == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
@@ -246,7 +205,7 @@ def test_a_failed_run_leaves_the_previous_run_untouched(tmp_path, monkeypatch):
     monkeypatch.setattr(maps, "write_map", broken)
     result = CliRunner().invoke(
         cli,
-        ["align", "-a", str(accounts), "-r", str(reps), "-o", str(out), "-q", "--tolerance", "0.2"],
+        align_args(accounts, reps, out, "-q", "--tolerance", "0.2"),
     )
     assert result.exit_code != 0  # interrupted while writing the map
     after = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -258,19 +217,7 @@ def test_cli_runs_as_a_real_process(tmp_path):
     accounts, reps = _tiny_files(tmp_path)
     out = tmp_path / "run"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "territory",
-            "align",
-            "-a",
-            str(accounts),
-            "-r",
-            str(reps),
-            "-o",
-            str(out),
-            "--no-map",
-        ],
+        [sys.executable, "-m", "territory", *align_args(accounts, reps, out, "--no-map")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -297,17 +244,9 @@ def test_ctrl_c_during_align_leaves_the_previous_run_byte_identical(tmp_path):
             sys.executable,
             "-m",
             "territory",
-            "align",
-            "-a",
-            str(sample_data.ACCOUNTS),
-            "-r",
-            str(sample_data.REPS),
-            "-o",
-            str(out),
-            "-q",
-            "--no-map",
-            "--mip",
-            "never",
+            *align_args(
+                sample_data.ACCOUNTS, sample_data.REPS, out, "-q", "--no-map", "--mip", "never"
+            ),
         ],
         capture_output=True,
         text=True,
@@ -320,17 +259,15 @@ def test_ctrl_c_during_align_leaves_the_previous_run_byte_identical(tmp_path):
             sys.executable,
             "-m",
             "territory",
-            "align",
-            "-a",
-            str(sample_data.ACCOUNTS),
-            "-r",
-            str(sample_data.REPS),
-            "-o",
-            str(out),
-            "--tolerance",
-            "0.02",
-            "--mip",
-            "always",
+            *align_args(
+                sample_data.ACCOUNTS,
+                sample_data.REPS,
+                out,
+                "--tolerance",
+                "0.02",
+                "--mip",
+                "always",
+            ),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -384,19 +321,7 @@ def test_write_model_leaves_the_lp_for_a_bug_report(tmp_path):
     accounts, reps = _tiny_files(tmp_path)
     model = tmp_path / "model.mps"
     code, output = run_cli(
-        [
-            "align",
-            "-a",
-            str(accounts),
-            "-r",
-            str(reps),
-            "-o",
-            str(tmp_path / "run"),
-            "-q",
-            "--no-map",
-            "--write-model",
-            str(model),
-        ]
+        align_args(accounts, reps, tmp_path / "run", "-q", "--no-map", "--write-model", str(model))
     )
     assert code == 0, output
     text = model.read_text()
