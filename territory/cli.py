@@ -9,44 +9,20 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from territory import __version__
 from territory.columns import ACCOUNT_FIELDS, REP_FIELDS, ColumnMap, parse_remaps
+from territory.console import EXIT_INFEASIBLE, Phases, err, out
 from territory.errors import TerritoryError, UsageError
 from territory.params import AlignParams
 
 DEFAULTS = AlignParams()
-
-EXIT_INFEASIBLE = 3
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
-
-
-class Phases:
-    """Progress on stderr: one line per phase with its duration."""
-
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.start = time.perf_counter()
-        self.last = self.start
-        self.timings: dict[str, float] = {}
-
-    def __call__(self, phase: str, detail: str) -> None:
-        now = time.perf_counter()
-        self.timings[phase] = self.timings.get(phase, 0.0) + now - self.last
-        self.last = now
-        if not self.quiet:
-            err.print(
-                f"[dim]{now - self.start:7.2f}s[/dim] [bold]{phase:<10}[/bold] {escape(detail)}"
-            )
 
 
 def _columns(account_col: tuple[str, ...], rep_col: tuple[str, ...]) -> ColumnMap:
