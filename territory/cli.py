@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,50 +16,16 @@ import click
 from rich.markup import escape
 
 from territory import __version__
-from territory.columns import ACCOUNT_FIELDS, REP_FIELDS, ColumnMap, parse_remaps
-from territory.console import EXIT_INFEASIBLE, Phases, err, out
+from territory.cli_common import (
+    DEFAULTS,
+    align_options,
+    columns_from,
+    input_options,
+    run_align,
+)
+from territory.columns import ColumnMap
+from territory.console import err, out
 from territory.errors import TerritoryError, UsageError
-from territory.params import AlignParams
-
-DEFAULTS = AlignParams()
-
-
-def _columns(account_col: tuple[str, ...], rep_col: tuple[str, ...]) -> ColumnMap:
-    return ColumnMap(
-        accounts=parse_remaps(account_col, ACCOUNT_FIELDS, "--account-col"),
-        reps=parse_remaps(rep_col, REP_FIELDS, "--rep-col"),
-    )
-
-
-def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--accounts, --reps and the column remaps, shared by every command that reads inputs."""
-    options = [
-        click.option(
-            "--accounts",
-            "-a",
-            required=True,
-            type=click.Path(path_type=Path),
-            help="Accounts file (CSV, Parquet, GeoJSON, GeoPackage, ...).",
-        ),
-        click.option(
-            "--reps", "-r", required=True, type=click.Path(path_type=Path), help="Rep roster file."
-        ),
-        click.option(
-            "--account-col",
-            multiple=True,
-            metavar="FIELD=COLUMN",
-            help="Read an account field from another column, e.g. potential=Sales.",
-        ),
-        click.option(
-            "--rep-col",
-            multiple=True,
-            metavar="FIELD=COLUMN",
-            help="Read a rep field from another column, e.g. rep_id=Territory.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,7 +42,7 @@ def validate(
     """Check the inputs without optimising: exit 0 when usable, 2 with every problem listed."""
     from territory.inputs import load_inputs
 
-    inputs = load_inputs(accounts, reps, _columns(account_col, rep_col))
+    inputs = load_inputs(accounts, reps, columns_from(account_col, rep_col))
     for warning in inputs.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     out.print(
@@ -86,166 +51,6 @@ def validate(
         f"{'yes' if inputs.has_current else 'no'}, capacities: "
         f"{'yes' if inputs.has_capacity else 'no'})."
     )
-
-
-def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "--tolerance",
-            type=float,
-            default=DEFAULTS.tolerance,
-            show_default=True,
-            help="Potential band: every rep within ±this share of its target.",
-        ),
-        click.option(
-            "--workload-tolerance",
-            type=float,
-            default=DEFAULTS.workload_tolerance,
-            show_default=True,
-            help="Workload band (used when accounts have a workload column).",
-        ),
-        click.option("--no-workload-band", is_flag=True, help="Do not balance workload."),
-        click.option(
-            "--max-moved",
-            type=float,
-            default=None,
-            help="Cap on the share of total potential that changes rep, e.g. 0.1.",
-        ),
-        click.option(
-            "--move-penalty",
-            type=float,
-            default=DEFAULTS.move_penalty,
-            show_default=True,
-            help="Cost per unit of moved potential, in distance units (km or minutes).",
-        ),
-        click.option(
-            "--max-distance",
-            type=float,
-            default=None,
-            help="Farthest an account may be from its rep (km, or minutes with a "
-            "travel-time table); unreachable accounts are reported uncovered.",
-        ),
-        click.option(
-            "--distance",
-            type=click.Choice(["great_circle", "squared"]),
-            default=DEFAULTS.distance,
-            show_default=True,
-            help="Objective distance: great-circle, or squared (moment of inertia).",
-        ),
-        click.option(
-            "--weighting",
-            type=click.Choice(["potential", "workload", "none"]),
-            default=DEFAULTS.weighting,
-            show_default=True,
-            help="What weights each account's distance in the objective.",
-        ),
-        click.option(
-            "--travel-times",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Table rep_id, account_id, minutes used instead of distances.",
-        ),
-        click.option(
-            "--solver",
-            default=DEFAULTS.solver,
-            show_default=True,
-            help="PuLP solver name (see `territory solvers`).",
-        ),
-        click.option(
-            "--time-limit",
-            type=float,
-            default=DEFAULTS.time_limit,
-            show_default=True,
-            help="Wall-clock limit for the optimisation, seconds.",
-        ),
-        click.option(
-            "--gap",
-            type=float,
-            default=DEFAULTS.gap,
-            show_default=True,
-            help="Stop once the plan is within this share of the lower bound.",
-        ),
-        click.option(
-            "--mip",
-            type=click.Choice(["auto", "always", "never"]),
-            default=DEFAULTS.mip,
-            show_default=True,
-            help="Run the exact MILP after LP+repair: when the gap is above --gap "
-            "(auto), always, or never.",
-        ),
-        click.option(
-            "--candidates",
-            type=int,
-            default=DEFAULTS.candidates,
-            show_default=True,
-            help="Nearest reps per account to start from (more are priced in).",
-        ),
-        click.option(
-            "--seed",
-            type=int,
-            default=DEFAULTS.seed,
-            show_default=True,
-            help="Seed recorded with the run (the solve is deterministic).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _params(options: dict[str, Any]) -> Any:
-    """AlignParams from command-line options; options not given keep the defaults."""
-    from dataclasses import fields
-
-    from territory.params import AlignParams
-
-    names = {f.name for f in fields(AlignParams)}
-    chosen = {k: v for k, v in options.items() if k in names}
-    if options.get("no_workload_band"):
-        chosen["workload_tolerance"] = None
-    return AlignParams(**chosen)
-
-
-def run_align(
-    accounts: Path,
-    reps: Path,
-    out_dir: Path,
-    columns: ColumnMap,
-    options: dict[str, Any],
-    draw_map: bool,
-    quiet: bool,
-) -> int:
-    """Load, optimise, write; returns the exit code."""
-    from territory.align import align
-    from territory.inputs import InputFile, load_inputs, sha256_of
-    from territory.readers import read_table
-    from territory.report import print_plan
-    from territory.run_files import check_out_dir
-    from territory.runs import save_run
-
-    phases = Phases(quiet)
-    params = _params(options)
-    check_out_dir(out_dir)
-    inputs = load_inputs(accounts, reps, columns)
-    phases("load", f"{inputs.n_accounts:,} accounts, {inputs.n_reps:,} reps")
-    for warning in inputs.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
-    travel = None
-    if options.get("travel_times") is not None:
-        path = options["travel_times"]
-        table = read_table(path)
-        travel = table.frame
-        inputs.files["travel_times"] = InputFile(str(path), sha256_of(Path(path)), len(travel))
-    model_file = options.get("write_model")
-    plan = align(inputs, params, travel_times=travel, progress=phases, model_file=model_file)
-    for reason in plan.prechecks:
-        err.print(f"[red]infeasible:[/red] {escape(reason)}")
-    save_run(plan, out_dir, draw_map=draw_map)
-    phases("write", f"run written to {out_dir}")
-    print_plan(out, plan, out_dir)
-    if plan.status == "infeasible":
-        return EXIT_INFEASIBLE
-    return 1 if plan.status == "error" else 0
 
 
 @cli.command()
@@ -279,7 +84,7 @@ def align(
 ) -> None:
     """Optimise the alignment and write a run directory."""
     code = run_align(
-        accounts, reps, out_dir, _columns(account_col, rep_col), options, not no_map, quiet
+        accounts, reps, out_dir, columns_from(account_col, rep_col), options, not no_map, quiet
     )
     sys.exit(code)
 
@@ -322,7 +127,7 @@ def summary(
     from territory.report import print_plan
     from territory.run_files import write_csv
 
-    inputs = load_inputs(accounts, reps, _columns(account_col, rep_col))
+    inputs = load_inputs(accounts, reps, columns_from(account_col, rep_col))
     for warning in inputs.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     params = AlignParams(tolerance=tolerance, workload_tolerance=workload_tolerance)
