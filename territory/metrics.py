@@ -29,6 +29,7 @@ class PlanFacts:
     capacity: np.ndarray
     current: np.ndarray  # roster position today, -1 unassigned or departed
     coverable: np.ndarray  # accounts that some rep may serve; targets are shares of these
+    planar: tuple[np.ndarray, np.ndarray] | None = None  # (account xy, rep xy) km in a --crs
 
     @property
     def n_reps(self) -> int:
@@ -66,9 +67,14 @@ def inherited(assignment: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 
 def distances_km(facts: PlanFacts, assignment: np.ndarray) -> np.ndarray:
-    """Great-circle km from each account to its rep's home base (NaN when uncovered)."""
+    """Km from each account to its rep's home base (NaN when uncovered): great-circle, or
+    planar in the projected CRS the user chose."""
     out = np.full(len(assignment), np.nan)
     on = assignment >= 0
+    if facts.planar is not None:
+        acc_xy, rep_xy = facts.planar
+        out[on] = np.hypot(*(acc_xy[on] - rep_xy[assignment[on]]).T)
+        return out
     out[on] = haversine_km(
         facts.acc_lat[on],
         facts.acc_lon[on],
