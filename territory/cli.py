@@ -23,6 +23,9 @@ from territory.cli_common import (
     input_options,
     run_align,
 )
+from territory.cli_compare import compare_command
+from territory.cli_explain import explain_command
+from territory.cli_goals import goals_command
 from territory.columns import ColumnMap
 from territory.console import err, out
 from territory.errors import TerritoryError, UsageError
@@ -32,6 +35,11 @@ from territory.errors import TerritoryError, UsageError
 @click.version_option(__version__, prog_name="territory")
 def cli() -> None:
     """Balanced, compact, low-disruption sales territories with a proven bound."""
+
+
+cli.add_command(compare_command)
+cli.add_command(goals_command)
+cli.add_command(explain_command)
 
 
 @cli.command()

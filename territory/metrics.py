@@ -91,6 +91,32 @@ def coefficient_of_variation(values: np.ndarray) -> float:
     return float(values.std() / values.mean())
 
 
+def gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Gini coefficient of ``values`` (0 equal, towards 1 concentrated), each value counted
+    with its weight (an FTE weight makes a half-time rep count half); NaN when undefined."""
+    values = np.asarray(values, dtype=float)
+    weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
+    keep = np.isfinite(values) & np.isfinite(weights) & (weights > 0)
+    values, weights = values[keep], weights[keep]
+    total = weights.sum()
+    if len(values) == 0 or total <= 0:
+        return float("nan")
+    mean = float(weights @ values) / total
+    if mean <= 0:
+        return float("nan")
+    spread = np.abs(values[:, None] - values[None, :])
+    return float(weights @ spread @ weights / (2 * total * total * mean))
+
+
+def max_min_ratio(values: np.ndarray) -> float:
+    """Largest over smallest finite value (NaN when the smallest is not positive)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0 or values.min() <= 0:
+        return float("nan")
+    return float(values.max() / values.min())
+
+
 def targets(facts: PlanFacts) -> tuple[np.ndarray, np.ndarray]:
     """Potential and workload targets: FTE shares of the coverable accounts' totals."""
     pot = fte_targets(float(facts.potential[facts.coverable].sum()), facts.fte)

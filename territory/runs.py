@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from territory import __version__
 from territory.align import Plan
@@ -93,6 +94,7 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
         "prechecks": plan.prechecks,
         "infeasibility": _infeasibility(plan),
         "warnings": plan.inputs.warnings,
+        "band_prices": _band_price_record(plan),
     }
     if outcome is not None:
         mip = dict(outcome.mip) if outcome.mip else None
@@ -134,6 +136,40 @@ def _infeasibility(plan: Plan) -> dict | None:
     return info
 
 
+def rep_summary_with_prices(plan: Plan) -> pd.DataFrame:
+    """``rep_summary.csv``: the plan's rep table plus the LP band prices (empty when unknown).
+
+    ``potential_band_price`` is the dual of the rep's potential band rows (lower and upper
+    edge summed; positive at the lower edge, negative at the upper, 0 when neither binds), in
+    objective units per unit of potential; ``workload_band_price`` likewise for its workload
+    band and capacity rows, per unit of workload.
+    """
+    table = plan.rep_summary()
+    duals = plan.outcome.duals if plan.outcome is not None else None
+    k = len(table)
+    table["potential_band_price"] = duals.potential if duals is not None else np.full(k, np.nan)
+    table["workload_band_price"] = duals.workload if duals is not None else np.full(k, np.nan)
+    return table
+
+
+def _band_price_record(plan: Plan) -> dict[str, Any]:
+    """How to read the band prices in ``rep_summary.csv``, and the moved-cap price."""
+    duals = plan.outcome.duals if plan.outcome is not None else None
+    unit = _objective_unit(plan)
+    record: dict[str, Any] = {
+        "recorded": duals is not None,
+        "potential_unit": f"{unit} per unit of potential",
+        "workload_unit": f"{unit} per unit of workload",
+        "moved_cap_price": duals.moved if duals is not None else None,
+    }
+    if duals is None:
+        record["why_missing"] = (
+            "no converged LP at the asked bands (scored plan, infeasible bands, or the LP "
+            "stopped early)"
+        )
+    return record
+
+
 def _objective_unit(plan: Plan) -> str:
     weight = {"potential": "potential", "workload": "workload", "none": "account"}
     unit = "minutes" if plan.inputs.files.get("travel_times") else "km"
@@ -163,7 +199,7 @@ def save_run(
 
     def writer(tmp: Path) -> None:
         write_csv(plan.assignments(), tmp / "assignments.csv")
-        write_csv(plan.rep_summary(), tmp / "rep_summary.csv")
+        write_csv(rep_summary_with_prices(plan), tmp / "rep_summary.csv")
         write_json(record, tmp / "run.json")
         if draw_map:
             from maps import write_map
