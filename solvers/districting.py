@@ -135,7 +135,10 @@ class DistrictingProblem:
             self.prob.add_variable(f"x_{u}_{c}", cat=pulp.LpBinary)
             for u, c in zip(self.pair_u.tolist(), self.pair_c.tolist(), strict=True)
         ]
-        self.index = {(u, c): k for k, (u, c) in enumerate(zip(self.pair_u, self.pair_c))}
+        self.index: dict[tuple[int, int], int] = {
+            (u, c): k
+            for k, (u, c) in enumerate(zip(self.pair_u.tolist(), self.pair_c.tolist(), strict=True))
+        }
         self.n_cuts = 0
         self.tau = self.prob.add_variable("tau", lowBound=0) if phase == "widen" else None
         self._objective()
@@ -168,7 +171,8 @@ class DistrictingProblem:
             assert m.centre_unit is not None
             opened = [self.opened(c) for c in range(m.n_centres)]
             prob.addConstraint(pulp.lpSum(opened) == m.n_territories, name="count")
-            for k, (u, c) in enumerate(zip(self.pair_u.tolist(), self.pair_c.tolist())):
+            pairs = zip(self.pair_u.tolist(), self.pair_c.tolist(), strict=True)
+            for k, (u, c) in enumerate(pairs):
                 if u != m.centre_unit[c]:
                     prob.addConstraint(self.x[k] - opened[c] <= 0, name=f"link_{u}_{c}")
         by_centre = np.argsort(self.pair_c, kind="stable")
@@ -368,7 +372,8 @@ def solve_districting(
             added += problem.add_cut(piece, anchor, centre, separator(adjacency, piece, anchor))
         progress(
             "contiguity",
-            f"round {iterations}: {len(stray)} stray pieces, {added} cuts ({problem.n_cuts} in all)",
+            f"round {iterations}: {len(stray)} stray pieces, {added} cuts "
+            f"({problem.n_cuts} in all)",
         )
     if best is None and status == OPTIMAL:
         status = ERROR

@@ -119,7 +119,9 @@ def _graph_from(graph) -> sparse.csr_matrix:
     return csr
 
 
-def territory_parts(adjacency: Adjacency, assignment: np.ndarray, territory: int) -> list[list[int]]:
+def territory_parts(
+    adjacency: Adjacency, assignment: np.ndarray, territory: int
+) -> list[list[int]]:
     """The connected pieces of one territory (lists of units), largest first."""
     members = np.flatnonzero(assignment == territory)
     if len(members) == 0:

@@ -59,7 +59,7 @@ def verify_claims(plan: Plan) -> list[str]:
         share = metrics["moved_potential_share"] or 0.0
         if share > params.max_moved + 1e-9:
             failures.append("the moved potential exceeds --max-moved")
-    return failures
+    return failures + plan.extra_failures()
 
 
 def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None = None) -> dict:
@@ -115,6 +115,7 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
         if neighbourhood_seconds is not None:
             timings["neighbourhood_solver"] = neighbourhood_seconds
         record["timings_s"] = timings
+    record.update(plan.extra_record())
     if extra:
         record.update(extra)
     return record
@@ -201,6 +202,7 @@ def save_run(
         write_csv(plan.assignments(), tmp / "assignments.csv")
         write_csv(rep_summary_with_prices(plan), tmp / "rep_summary.csv")
         write_json(record, tmp / "run.json")
+        plan.write_extras(tmp)
         if draw_map:
             from maps import write_map
 

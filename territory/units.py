@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,13 +39,13 @@ class UnitLayer:
     """
 
     frame: pd.DataFrame  # unit_id, potential, workload, lat, lon, carried columns
-    geometry: object  # geopandas GeoSeries in EPSG:4326, aligned with frame
+    geometry: Any  # geopandas GeoSeries in EPSG:4326, aligned with frame
     source: str
     has_potential: bool
     has_workload: bool
     crs: str | None = None
     xy_km: np.ndarray | None = None
-    projected: object = None  # GeoSeries in the projected CRS (the user's or a local UTM)
+    projected: Any = None  # GeoSeries in the projected CRS (the user's or a local UTM)
     warnings: list[str] = field(default_factory=list)
 
     @property
