@@ -17,6 +17,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 Contact = Literal["rook", "queen"]
+CONTACT_TOLERANCE = 1.0  # projected units (metres): borders closer than this touch
 
 
 @dataclass
@@ -54,15 +55,20 @@ def _graph(n: int, i: np.ndarray, j: np.ndarray) -> sparse.csr_matrix:
     return graph
 
 
-def unit_adjacency(geoms, kind: Contact = "rook", tolerance: float = 0.0) -> Adjacency:
-    """Adjacency of polygons (a GeoSeries or array, ideally in a projected CRS).
+def unit_adjacency(
+    geoms, kind: Contact = "rook", tolerance: float = CONTACT_TOLERANCE
+) -> Adjacency:
+    """Adjacency of polygons in a projected CRS (``tolerance`` in its units, metres mostly).
 
-    ``tolerance`` (in the layer's units) lets polygons closer than it count as touching,
-    for layers whose shared borders do not match exactly.
+    Real layers' shared borders rarely match to the last digit: polygons closer than
+    ``tolerance`` count as touching (queen), and as rook neighbours when a stretch of one's
+    boundary longer than ``4 × tolerance`` runs within ``tolerance`` of the other's.
     """
     import shapely
 
     geoms = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    if kind not in ("rook", "queen"):
+        raise ValueError(f"unknown adjacency {kind!r}")
     tree = shapely.STRtree(geoms)
     if tolerance > 0:
         i, j = tree.query(geoms, predicate="dwithin", distance=tolerance)
@@ -72,19 +78,12 @@ def unit_adjacency(geoms, kind: Contact = "rook", tolerance: float = 0.0) -> Adj
     i, j = i[upper], j[upper]
     if kind == "rook" and len(i):
         boundaries = shapely.boundary(geoms)
-        reach = tolerance if tolerance > 0 else 0.0
-        if reach > 0:
-            shared = shapely.intersection(
-                shapely.buffer(boundaries[i], reach), shapely.buffer(boundaries[j], reach)
-            )
-            # a stretch of border, not a corner: longer than the buffers themselves
-            keep = shapely.area(shared) > 4 * reach * reach * np.pi
+        if tolerance > 0:
+            shared = shapely.intersection(boundaries[i], shapely.buffer(boundaries[j], tolerance))
+            keep = shapely.length(shared) > 4 * tolerance
         else:
-            shared = shapely.intersection(boundaries[i], boundaries[j])
-            keep = shapely.length(shared) > 0
+            keep = shapely.length(shapely.intersection(boundaries[i], boundaries[j])) > 0
         i, j = i[keep], j[keep]
-    elif kind != "queen" and kind != "rook":
-        raise ValueError(f"unknown adjacency {kind!r}")
     return Adjacency(_graph(len(geoms), i, j), kind)
 
 

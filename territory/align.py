@@ -46,6 +46,16 @@ class Plan:
     def status(self) -> str:
         return self.outcome.status if self.outcome else "scored"
 
+    @property
+    def item_word(self) -> str:
+        """What the rows of ``assignments.csv`` are, for reports."""
+        return "accounts"
+
+    @property
+    def tracks_changes(self) -> bool:
+        """Whether moves against today's alignment mean anything for this plan."""
+        return True
+
     def extra_failures(self) -> list[str]:
         """Promises beyond those of every plan that this kind of plan must keep."""
         return []

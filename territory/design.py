@@ -49,6 +49,15 @@ class UnitPlan(Plan):
     graph: Adjacency | None = None
     centre_units: np.ndarray | None = None  # greenfield: unit position of each territory centre
 
+    @property
+    def item_word(self) -> str:
+        ui = self.unit_inputs
+        return "accounts" if ui is not None and ui.accounts is not None else "units"
+
+    @property
+    def tracks_changes(self) -> bool:
+        return self.unit_inputs is not None and not self.unit_inputs.greenfield
+
     def _account_territory(self) -> np.ndarray:
         ui = self.unit_inputs
         assert ui is not None and ui.account_units is not None
@@ -360,8 +369,8 @@ def design(
             "iterations": result.iterations,
             "contiguity_cuts": result.cuts,
             "nodes": result.nodes,
-            "pruning": result.fixing,
-            "rounds": result.history,
+            "pruning": _without_seconds(result.fixing),
+            "rounds": [_without_seconds(r) for r in result.history],
             "seconds": round(result.seconds, 3),
         },
         infeasibility=infeasibility,
@@ -384,6 +393,13 @@ def design(
     )
     plan.objective = unit_objective(plan, params)
     return plan
+
+
+def _without_seconds(record: dict | None) -> dict | None:
+    """Solver records without their timings: run.json keeps timings in ``timings_s`` only."""
+    if record is None:
+        return None
+    return {k: v for k, v in record.items() if k != "seconds"}
 
 
 def _model(

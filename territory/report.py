@@ -37,19 +37,23 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         rows.append(
             ("workload index", f"{_fmt(m['workload_index_min'])} – {_fmt(m['workload_index_max'])}")
         )
-    rows += [
-        ("mean distance", f"{_fmt(m['mean_distance_km'])} km"),
-        (
-            "moved",
-            f"{m['moved_accounts']:,} accounts, "
-            f"{(m['moved_potential_share'] or 0):.1%} of potential",
-        ),
-        ("inherited", f"{m['inherited_accounts']:,} accounts from departed or no rep"),
+    word = plan.item_word
+    rows.append(("mean distance", f"{_fmt(m['mean_distance_km'])} km"))
+    if plan.tracks_changes:
+        rows += [
+            (
+                "moved",
+                f"{m['moved_accounts']:,} {word}, "
+                f"{(m['moved_potential_share'] or 0):.1%} of potential",
+            ),
+            ("inherited", f"{m['inherited_accounts']:,} {word} from departed or no rep"),
+        ]
+    rows.append(
         (
             "uncovered" if plan.outcome is not None else "without a rep",
-            f"{m['uncovered_accounts']:,} accounts",
-        ),
-    ]
+            f"{m['uncovered_accounts']:,} {word}",
+        )
+    )
     return rows
 
 
@@ -78,10 +82,11 @@ def print_plan(
     if len(order) > MAX_REP_ROWS:
         order = np.r_[order[: MAX_REP_ROWS // 2], order[-MAX_REP_ROWS // 2 :]]
     reps = Table(title="reps (by potential index)", title_justify="left")
+    counted = "units" if "units" in table.columns and plan.item_word == "units" else "accounts"
     for name in (
         "rep",
         "name",
-        "accounts",
+        counted,
         "potential idx",
         "workload idx",
         "mean km",
@@ -94,7 +99,7 @@ def print_plan(
         reps.add_row(
             str(row["rep_id"]),
             str(row.get("name", "")),
-            f"{int(row['accounts']):,}",
+            f"{int(row[counted]):,}",
             _fmt(row["potential_index"]),
             _fmt(row["workload_index"]) if plan.inputs.has_workload else "–",
             _fmt(row["mean_distance_km"], ",.0f"),

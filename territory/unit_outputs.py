@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from territory.adjacency import CONTACT_TOLERANCE
 from territory.run_files import write_csv
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 # GeoPackage stamps files with the current time; a fixed stamp keeps runs byte-identical
 FIXED_TIMESTAMP = "2000-01-01T00:00:00Z"
+SLIVER = CONTACT_TOLERANCE  # slivers narrower than this between units are closed
 
 
 def unit_table(plan: UnitPlan) -> pd.DataFrame:
@@ -50,13 +52,21 @@ def territory_polygons(plan: UnitPlan):
 
     ui = plan.unit_inputs
     assert ui is not None
-    geoms = np.asarray(ui.layer.geometry.values, dtype=object)
+    projected = ui.layer.projected
+    # close the slivers between borders that do not match exactly (as adjacency does)
+    geoms = shapely.buffer(
+        np.asarray(projected.values, dtype=object), SLIVER / 2, join_style="mitre"
+    )
     a = plan.assignment
     summary = plan.rep_summary()
     shapes = []
     for t in range(len(summary)):
         members = geoms[a == t]
-        shapes.append(shapely.union_all(members) if len(members) else shapely.Polygon())
+        shapes.append(
+            shapely.buffer(shapely.union_all(members), -SLIVER / 2, join_style="mitre")
+            if len(members)
+            else shapely.Polygon()
+        )
     keep = [
         c
         for c in (
@@ -76,7 +86,7 @@ def territory_polygons(plan: UnitPlan):
     for column in ("potential_index", "workload_index", "mean_distance_km"):
         if column in frame:
             frame[column] = frame[column].astype(float).round(3)
-    return gpd.GeoDataFrame(frame, geometry=shapes, crs="EPSG:4326")
+    return gpd.GeoDataFrame(frame, geometry=shapes, crs=projected.crs).to_crs("EPSG:4326")
 
 
 def write_territories(plan: UnitPlan, directory: Path) -> None:
