@@ -115,6 +115,10 @@ def run_solver(prob: pulp.LpProblem, solver: Any) -> SolveReport:
             prob.solve(solver)
     except pulp.PulpSolverError as exc:
         return SolveReport(ERROR, False, None, None, time.perf_counter() - start, str(exc))
+    except KeyError as exc:
+        if not _highs_status_unmapped(prob, solver, exc):
+            raise
+        _read_highs_solution(prob, prob.solverModel)
     seconds = time.perf_counter() - start
     model = getattr(prob, "solverModel", None)
     if solver.name == "HiGHS" and model is not None:
@@ -134,6 +138,38 @@ def run_solver(prob: pulp.LpProblem, solver: Any) -> SolveReport:
     return SolveReport(ours, has_solution, objective, bound, seconds, status)
 
 
+def _highs_status_unmapped(prob: pulp.LpProblem, solver: Any, exc: KeyError) -> bool:
+    """Whether ``exc`` is PuLP 3.3's HiGHS wrapper failing to look up the model's status.
+
+    Its status table lacks kSolutionLimit (a ``mip_max_nodes`` stop), kMemoryLimit and
+    kHighsInterrupt, so it raises after HiGHS has finished; the model itself still holds the
+    status and any solution, which :func:`_highs_report` reads. PuLP 4.x maps every status.
+    """
+    model = getattr(prob, "solverModel", None)
+    return (
+        solver.name == "HiGHS" and model is not None and exc.args[:1] == (model.getModelStatus(),)
+    )
+
+
+def _read_highs_solution(prob: pulp.LpProblem, model: Any) -> None:
+    """Give each variable its value from the finished highspy model (what PuLP's wrapper
+    would have done had it known the status); no values where HiGHS holds no solution."""
+    has_solution = _holds_solution(model.getInfo())
+    values = list(model.getSolution().col_value) if has_solution else []
+    for var in prob.variables():
+        var.varValue = values[var.index] if has_solution else None  # column set by PuLP 3.3
+    prob.assignStatus(
+        pulp.LpStatusNotSolved,
+        pulp.LpSolutionIntegerFeasible if has_solution else pulp.LpSolutionNoSolutionFound,
+    )
+
+
+def _holds_solution(info: Any) -> bool:
+    import highspy
+
+    return bool(info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible)
+
+
 def _highs_report(prob: pulp.LpProblem, model: Any, seconds: float) -> SolveReport:
     import highspy
 
@@ -141,7 +177,7 @@ def _highs_report(prob: pulp.LpProblem, model: Any, seconds: float) -> SolveRepo
     info = model.getInfo()
     statuses = highspy.HighsModelStatus
     objective = float(info.objective_function_value)
-    has_solution = bool(info.primal_solution_status == 2)
+    has_solution = _holds_solution(info)
     is_mip = prob.isMIP()
     bound: float | None = None
     if status == statuses.kOptimal:
