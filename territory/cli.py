@@ -23,6 +23,8 @@ from territory.cli_common import (
     input_options,
     run_align,
 )
+from territory.cli_run import run_command
+from territory.cli_sweep import sweep_command
 from territory.columns import ColumnMap
 from territory.console import err, out
 from territory.errors import TerritoryError, UsageError
@@ -32,6 +34,10 @@ from territory.errors import TerritoryError, UsageError
 @click.version_option(__version__, prog_name="territory")
 def cli() -> None:
     """Balanced, compact, low-disruption sales territories with a proven bound."""
+
+
+cli.add_command(run_command)
+cli.add_command(sweep_command)
 
 
 @cli.command()
