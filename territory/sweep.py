@@ -155,12 +155,18 @@ def run_sweep(
             done(i, solve_point(job, p))
     else:
         context = multiprocessing.get_context("spawn")  # no fork of a threaded solver process
-        with ProcessPoolExecutor(
-            min(workers, len(params)), context, initializer=_init_worker, initargs=(job,)
-        ) as pool:
+        pool = ProcessPoolExecutor(
+            min(workers, len(params)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(job,),
+        )
+        try:
             futures = {pool.submit(_solve_in_worker, p): i for i, p in enumerate(params)}
             for future in as_completed(futures):
                 done(futures[future], future.result())
+        finally:  # on a failure or Ctrl-C, do not wait for the points still queued
+            pool.shutdown(wait=True, cancel_futures=True)
     plans = [r.plan(job.inputs, p) for r, p in zip(results, params, strict=True) if r is not None]
     return Sweep(params, plans)
 
