@@ -263,8 +263,6 @@ def _add_rep(state: _State, edit: Edit) -> str:
     )
     row.update({k: v[k] for k in REP_TEXT if k in v})
     new = pd.DataFrame([row])
-    for column in state.reps.columns.difference(new.columns):
-        new[column] = ""
     for column in new.columns.difference(state.reps.columns):
         state.reps[column] = ""
     state.reps = pd.concat([state.reps, new[state.reps.columns]], ignore_index=True)
@@ -331,11 +329,12 @@ def _scale(state: _State, edit: Edit, has_workload: bool) -> str:
     return f"scaled {', '.join(done)} for {int(mask.sum())} accounts"
 
 
-def _forbidden_pairs(state: _State) -> set[tuple[str, str]]:
-    if not state.forbidden:
-        return set()
-    pairs = pd.concat(state.forbidden)
-    return set(zip(pairs["account_id"], pairs["rep_id"], strict=True))
+def _clashes(pairs: pd.DataFrame, others: list[pd.DataFrame]) -> list[str]:
+    """Accounts of ``pairs`` (account_id, rep_id) that also appear, with that rep, in ``others``."""
+    if not others or len(pairs) == 0:
+        return []
+    both = pairs.merge(pd.concat(others), on=["account_id", "rep_id"])
+    return list(dict.fromkeys(both["account_id"]))
 
 
 def _lock(state: _State, edit: Edit) -> str:
@@ -358,12 +357,10 @@ def _lock(state: _State, edit: Edit) -> str:
             raise edit.error(f"rep '{rep}' is not on the roster.")
         target = pd.Series(rep, index=accounts.index[mask])
         rep_text = rep
-    forbidden = _forbidden_pairs(state)
-    clash = [
-        a
-        for a, r in zip(accounts.loc[mask, "account_id"], target, strict=True)
-        if (a, r) in forbidden
-    ]
+    wanted = pd.DataFrame(
+        {"account_id": accounts.loc[mask, "account_id"].to_numpy(), "rep_id": target.to_numpy()}
+    )
+    clash = _clashes(wanted, state.forbidden)
     if clash:
         raise edit.error(f"account(s) {_listed(clash)} would be locked to a forbidden rep.")
     accounts.loc[mask, "locked_rep"] = target.to_numpy()
@@ -382,8 +379,8 @@ def _forbid(state: _State, edit: Edit) -> str:
     pairs = pd.DataFrame(
         {"account_id": np.repeat(accounts, len(reps)), "rep_id": np.tile(reps, len(accounts))}
     )
-    locked = dict(zip(state.accounts["account_id"], state.accounts["locked_rep"], strict=True))
-    clash = [a for a, r in zip(pairs["account_id"], pairs["rep_id"], strict=True) if locked[a] == r]
+    locks = state.accounts.loc[state.accounts["locked_rep"] != "", ["account_id", "locked_rep"]]
+    clash = _clashes(pairs, [locks.rename(columns={"locked_rep": "rep_id"})])
     if clash:
         raise edit.error(
             f"account(s) {_listed(clash)} are locked to a rep they would be forbidden.",

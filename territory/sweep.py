@@ -167,8 +167,9 @@ def run_sweep(
                 done(futures[future], future.result())
         finally:  # on a failure or Ctrl-C, do not wait for the points still queued
             pool.shutdown(wait=True, cancel_futures=True)
-    plans = [r.plan(job.inputs, p) for r, p in zip(results, params, strict=True) if r is not None]
-    return Sweep(params, plans)
+    finished = [r for r in results if r is not None]
+    assert len(finished) == len(params)  # every point reported or raised
+    return Sweep(params, [r.plan(job.inputs, p) for r, p in zip(finished, params, strict=True)])
 
 
 def _run_dask(
