@@ -136,7 +136,22 @@ var territoryMaps = {
   setup: function (map, bounds) {
     territoryMaps.map = map;
     map.createPane("__PANE__").style.zIndex = 450;
-    if (bounds) { map.fitBounds(bounds, {padding: [10, 10], animate: false}); }
+    if (bounds) {
+      var fit = function () { map.fitBounds(bounds, {padding: [10, 10], animate: false}); };
+      var box = map.getContainer();
+      if ((box.clientWidth > 0 && box.clientHeight > 0) || !window.ResizeObserver) {
+        fit();
+      } else {  // not laid out yet (e.g. a frame still loading): fitting now gives NaN zoom
+        var watcher = new ResizeObserver(function () {
+          if (box.clientWidth > 0 && box.clientHeight > 0) {
+            watcher.disconnect();
+            map.invalidateSize();
+            fit();
+          }
+        });
+        watcher.observe(box);
+      }
+    }
     map.on("overlayadd", function () {
       territoryMaps.front.forEach(function (layer) {
         if (map.hasLayer(layer)) { layer.bringToFront(); }

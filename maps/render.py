@@ -128,11 +128,14 @@ def assemble_map(
     tiles: str | None,
     height: str = "100%",
     roster: pd.DataFrame | None = None,
+    previous_label: str | None = None,
 ) -> folium.Map:
     """Build the map from normalised tables, without fixing ids (see :func:`finish`).
 
     ``roster`` is the whole run's rep table when ``reps`` is only a part of it
     (a district page); previous territories are drawn for previous reps on it.
+    ``previous_label`` renames the (then shown) previous-territory overlay, e.g. to
+    "Baseline territories" on a change map whose ``previous_rep`` is the baseline's rep.
     """
     run_info = run_info if isinstance(run_info, dict) else {}
     if "radius_px" not in accounts.columns:
@@ -167,7 +170,9 @@ def assemble_map(
         DataLayer("areas", collection(features), TERRITORY_STYLE, meta).add_to(group)
     previous = _previous_layer(accounts, reps if roster is None else roster)
     if previous is not None:
-        group = folium.FeatureGroup(name="Previous territories", show=False)
+        group = folium.FeatureGroup(
+            name=esc(previous_label or "Previous territories"), show=previous_label is not None
+        )
         group.add_to(m)
         previous.add_to(group)
 
@@ -188,7 +193,12 @@ def assemble_map(
 
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     legend = [(colours[rep], esc(f"{rep} {names.get(rep, '')}".strip())) for rep in rep_ids]
-    Legend(legend, previous=previous is not None, uncovered=has_uncovered).add_to(m)
+    Legend(
+        legend,
+        previous=previous is not None,
+        uncovered=has_uncovered,
+        previous_text=esc((previous_label or "previous territory").lower()),
+    ).add_to(m)
     SummaryPanel(esc(title), summary_rows(run_info, accounts, reps)).add_to(m)
     folium.LayerControl(collapsed=len(groups) > 12).add_to(m)
     return m

@@ -35,7 +35,7 @@ class Legend(TemplateElement):
 <div><span class="tm-swatch tm-home-key"></span>home base</div>
 <div><span class="tm-swatch tm-moved"></span>moved account</div>
 {%- if this.previous %}
-<div><span class="tm-swatch tm-previous"></span>previous territory (dashed)</div>
+<div><span class="tm-swatch tm-previous"></span>{{ this.previous_text }} (dashed)</div>
 {%- endif %}
 {%- if this.uncovered %}
 <div><span class="tm-swatch" style="background:{{ this.uncovered }}"></span>uncovered account</div>
@@ -49,12 +49,18 @@ territoryMaps.control({{ this._parent.get_name() }}, "{{ this.get_name() }}", "b
     )
 
     def __init__(
-        self, entries: Sequence[LegendEntry], *, previous: bool = False, uncovered: bool = False
+        self,
+        entries: Sequence[LegendEntry],
+        *,
+        previous: bool = False,
+        uncovered: bool = False,
+        previous_text: str = "previous territory",
     ) -> None:
         super().__init__()
         self._name = "Legend"
         self.entries = list(entries)
         self.previous = previous
+        self.previous_text = previous_text
         self.uncovered = UNCOVERED_COLOUR if uncovered else ""
 
 

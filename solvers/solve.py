@@ -94,6 +94,8 @@ class SolveOutcome:
     neighbourhood: dict | None = None
     infeasibility: dict | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # duals of the final converged cost LP at the asked bands (band prices); None when unknown
+    duals: Duals | None = None
 
 
 class Clock:
@@ -321,6 +323,7 @@ def solve_balanced_assignment(
         mip=mip_record,
         neighbourhood=neighbourhood,
         timings=timings,
+        duals=lp.duals if lp.converged else None,
     )
     if not feasible:
         return SolveOutcome(

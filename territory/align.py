@@ -46,6 +46,17 @@ class Plan:
     def status(self) -> str:
         return self.outcome.status if self.outcome else "scored"
 
+    def extra_failures(self) -> list[str]:
+        """Promises beyond those of every plan that this kind of plan must keep."""
+        return []
+
+    def extra_record(self) -> dict:
+        """Fields this kind of plan adds to ``run.json``."""
+        return {}
+
+    def write_extras(self, directory: Path) -> None:
+        """Files this kind of plan adds to its run directory."""
+
     def metrics(self) -> dict:
         workload_tol = self.params.workload_tolerance if self.inputs.has_workload else None
         return plan_metrics(self.facts, self.assignment, self.params.tolerance, workload_tol)

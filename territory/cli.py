@@ -21,8 +21,14 @@ from territory.cli_common import (
     align_options,
     columns_from,
     input_options,
+    optional_input_options,
     run_align,
+    run_unit_align,
+    unit_options,
 )
+from territory.cli_compare import compare_command
+from territory.cli_explain import explain_command
+from territory.cli_goals import goals_command
 from territory.cli_run import run_command
 from territory.cli_sweep import sweep_command
 from territory.columns import ColumnMap
@@ -38,6 +44,9 @@ def cli() -> None:
 
 cli.add_command(run_command)
 cli.add_command(sweep_command)
+cli.add_command(compare_command)
+cli.add_command(goals_command)
+cli.add_command(explain_command)
 
 
 @cli.command()
@@ -60,7 +69,7 @@ def validate(
 
 
 @cli.command()
-@input_options
+@optional_input_options
 @click.option(
     "--out",
     "-o",
@@ -70,6 +79,7 @@ def validate(
     help="Run directory to write (created; an old run there is replaced).",
 )
 @align_options
+@unit_options
 @click.option("--no-map", is_flag=True, help="Do not draw map.html.")
 @click.option(
     "--write-model",
@@ -79,8 +89,8 @@ def validate(
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def align(
-    accounts: Path,
-    reps: Path,
+    accounts: Path | None,
+    reps: Path | None,
     account_col: tuple[str, ...],
     rep_col: tuple[str, ...],
     out_dir: Path,
@@ -88,10 +98,26 @@ def align(
     quiet: bool,
     **options: Any,
 ) -> None:
-    """Optimise the alignment and write a run directory."""
-    code = run_align(
-        accounts, reps, out_dir, columns_from(account_col, rep_col), options, not no_map, quiet
-    )
+    """Optimise the alignment and write a run directory.
+
+    Accounts to reps (--accounts, --reps), or whole units to territories (--units, with --reps
+    for fixed home bases or --territories K for a greenfield design).
+    """
+    columns = columns_from(account_col, rep_col)
+    units = options.pop("units")
+    if units is not None:
+        if options.get("write_model") is not None:
+            raise UsageError("--write-model is not available with --units.")
+        code = run_unit_align(units, accounts, reps, out_dir, columns, options, not no_map, quiet)
+        sys.exit(code)
+    for flag in ("territories", "crs"):
+        if options.get(flag) is not None:
+            raise UsageError(f"--{flag} needs --units (a polygon layer of alignment units).")
+    if options.get("contiguity") or options.get("connect_islands") or options.get("unit_col"):
+        raise UsageError("--contiguity, --connect-islands and --unit-col need --units.")
+    if accounts is None or reps is None:
+        raise UsageError("align needs --accounts and --reps (or --units for a unit-based design).")
+    code = run_align(accounts, reps, out_dir, columns, options, not no_map, quiet)
     sys.exit(code)
 
 

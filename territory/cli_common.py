@@ -27,18 +27,22 @@ def columns_from(account_col: tuple[str, ...], rep_col: tuple[str, ...]) -> Colu
     )
 
 
-def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _input_options(func: Callable[..., Any], required: bool) -> Callable[..., Any]:
     """--accounts, --reps and the column remaps, shared by every command that reads inputs."""
     options = [
         click.option(
             "--accounts",
             "-a",
-            required=True,
+            required=required,
             type=click.Path(path_type=Path),
             help="Accounts file (CSV, Parquet, GeoJSON, GeoPackage, ...).",
         ),
         click.option(
-            "--reps", "-r", required=True, type=click.Path(path_type=Path), help="Rep roster file."
+            "--reps",
+            "-r",
+            required=required,
+            type=click.Path(path_type=Path),
+            help="Rep roster file.",
         ),
         click.option(
             "--account-col",
@@ -56,6 +60,16 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--accounts, --reps (both required) and the column remaps."""
+    return _input_options(func, required=True)
+
+
+def optional_input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--accounts, --reps and the column remaps, for commands that can do without them."""
+    return _input_options(func, required=False)
 
 
 def align_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -219,6 +233,108 @@ def run_align(
     for reason in plan.prechecks:
         err.print(f"[red]infeasible:[/red] {escape(reason)}")
     save_run(plan, out_dir, draw_map=draw_map, command=command, extra=record, files=files)
+    phases("write", f"run written to {out_dir}")
+    print_plan(out, plan, out_dir)
+    if plan.status == "infeasible":
+        return EXIT_INFEASIBLE
+    return 1 if plan.status == "error" else 0
+
+
+def unit_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of unit-based alignment and greenfield design (``align --units``)."""
+    options = [
+        click.option(
+            "--units",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Polygon layer of alignment units (ZIP codes, counties, bricks): territories "
+            "are unions of whole units.",
+        ),
+        click.option(
+            "--territories",
+            type=int,
+            default=None,
+            help="With --units and no --reps: design K territories, centres placed by the model.",
+        ),
+        click.option(
+            "--contiguity", is_flag=True, help="Every territory one connected set of units."
+        ),
+        click.option(
+            "--adjacency",
+            type=click.Choice(["rook", "queen"]),
+            default="rook",
+            show_default=True,
+            help="Units touch by a shared border (rook) or also by a corner (queen).",
+        ),
+        click.option(
+            "--connect-islands",
+            is_flag=True,
+            help="Link disconnected parts of the unit map (islands) to their nearest part.",
+        ),
+        click.option(
+            "--crs",
+            default=None,
+            metavar="EPSG:NNNN",
+            help="Planar distances (km) in this projected CRS instead of great-circle.",
+        ),
+        click.option(
+            "--unit-col",
+            multiple=True,
+            metavar="FIELD=COLUMN",
+            help="Read a unit field from another column, e.g. unit_id=GEOID.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def run_unit_align(
+    units: Path,
+    accounts: Path | None,
+    reps: Path | None,
+    out_dir: Path,
+    columns: ColumnMap,
+    options: dict[str, Any],
+    draw_map: bool,
+    quiet: bool,
+) -> int:
+    """Load units (and accounts, reps), design, write; returns the exit code."""
+    from territory.design import UnitOptions, design
+    from territory.report import print_plan
+    from territory.run_files import check_out_dir
+    from territory.runs import save_run
+    from territory.unit_inputs import load_unit_inputs
+    from territory.units import UNIT_FIELDS
+
+    phases = Phases(quiet)
+    params = params_from(options)
+    check_out_dir(out_dir)
+    inputs = load_unit_inputs(
+        units,
+        accounts=accounts,
+        reps=reps,
+        territories=options.get("territories"),
+        columns=columns,
+        unit_columns=parse_remaps(options.get("unit_col") or (), UNIT_FIELDS, "--unit-col"),
+        crs=options.get("crs"),
+    )
+    detail = f"{inputs.layer.n_units:,} units"
+    if inputs.accounts is not None:
+        detail += f", {len(inputs.accounts):,} accounts"
+    detail += f", {inputs.territories} territories" + (" (greenfield)" if inputs.greenfield else "")
+    phases("load", detail)
+    for warning in inputs.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    unit_opts = UnitOptions(
+        contiguity=bool(options.get("contiguity")),
+        adjacency=options.get("adjacency") or "rook",
+        connect_islands=bool(options.get("connect_islands")),
+    )
+    plan = design(inputs, params, unit_opts, progress=phases)
+    for reason in plan.prechecks:
+        err.print(f"[red]infeasible:[/red] {escape(reason)}")
+    save_run(plan, out_dir, draw_map=draw_map)
     phases("write", f"run written to {out_dir}")
     print_plan(out, plan, out_dir)
     if plan.status == "infeasible":

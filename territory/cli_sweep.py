@@ -14,7 +14,7 @@ from click.core import ParameterSource
 from rich.markup import escape
 from rich.table import Table
 
-from territory.cli_common import align_options, input_options
+from territory.cli_common import align_options, optional_input_options
 from territory.console import EXIT_INFEASIBLE, Phases, err, out
 from territory.errors import UsageError
 
@@ -51,7 +51,7 @@ def _explicit(ctx: click.Context, names: list[str]) -> set[str]:
     help="Sweep a scenario file (its inputs, columns, parameters and edits) instead of "
     "--accounts/--reps; align options given here override its parameters.",
 )
-@input_options
+@optional_input_options
 @align_options
 @click.option(
     "--out",
@@ -117,7 +117,7 @@ def sweep_command(
     ]
     caps = parse_values(max_moved_values or "", "--max-moved", True)
     phases = Phases(quiet)
-    check_out_dir(out_dir, SWEEP_MARKER)
+    check_out_dir(out_dir, SWEEP_MARKER, "sweep")
     ctx = click.get_current_context()
     names = [f.name for f in fields(AlignParams)] + ["no_workload_band", "travel_times"]
     given = _explicit(ctx, names)
@@ -228,9 +228,6 @@ def _list_options(command: click.Command) -> None:
         ),
     }
     command.params = [replacements.get(p.name or "", p) for p in command.params]
-    for param in command.params:
-        if param.name in ("accounts", "reps"):
-            param.required = False  # --scenario may name the inputs instead
 
 
 _list_options(sweep_command)

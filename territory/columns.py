@@ -16,6 +16,7 @@ ACCOUNT_FIELDS = (
     "current_rep",
     "locked_rep",
     "name",
+    "unit_id",
 )
 REP_FIELDS = ("rep_id", "lat", "lon", "capacity", "fte", "name", "district", "region")
 

@@ -29,6 +29,7 @@ class PlanFacts:
     capacity: np.ndarray
     current: np.ndarray  # roster position today, -1 unassigned or departed
     coverable: np.ndarray  # accounts that some rep may serve; targets are shares of these
+    planar: tuple[np.ndarray, np.ndarray] | None = None  # (account xy, rep xy) km in a --crs
 
     @property
     def n_reps(self) -> int:
@@ -66,9 +67,14 @@ def inherited(assignment: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 
 def distances_km(facts: PlanFacts, assignment: np.ndarray) -> np.ndarray:
-    """Great-circle km from each account to its rep's home base (NaN when uncovered)."""
+    """Km from each account to its rep's home base (NaN when uncovered): great-circle, or
+    planar in the projected CRS the user chose."""
     out = np.full(len(assignment), np.nan)
     on = assignment >= 0
+    if facts.planar is not None:
+        acc_xy, rep_xy = facts.planar
+        out[on] = np.hypot(*(acc_xy[on] - rep_xy[assignment[on]]).T)
+        return out
     out[on] = haversine_km(
         facts.acc_lat[on],
         facts.acc_lon[on],
@@ -83,6 +89,32 @@ def coefficient_of_variation(values: np.ndarray) -> float:
     if len(values) == 0 or values.mean() == 0:
         return float("nan")
     return float(values.std() / values.mean())
+
+
+def gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Gini coefficient of ``values`` (0 equal, towards 1 concentrated), each value counted
+    with its weight (an FTE weight makes a half-time rep count half); NaN when undefined."""
+    values = np.asarray(values, dtype=float)
+    weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
+    keep = np.isfinite(values) & np.isfinite(weights) & (weights > 0)
+    values, weights = values[keep], weights[keep]
+    total = weights.sum()
+    if len(values) == 0 or total <= 0:
+        return float("nan")
+    mean = float(weights @ values) / total
+    if mean <= 0:
+        return float("nan")
+    spread = np.abs(values[:, None] - values[None, :])
+    return float(weights @ spread @ weights / (2 * total * total * mean))
+
+
+def max_min_ratio(values: np.ndarray) -> float:
+    """Largest over smallest finite value (NaN when the smallest is not positive)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0 or values.min() <= 0:
+        return float("nan")
+    return float(values.max() / values.min())
 
 
 def targets(facts: PlanFacts) -> tuple[np.ndarray, np.ndarray]:

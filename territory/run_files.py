@@ -30,17 +30,14 @@ def is_run_dir(path: Path) -> bool:
     return (path / RUN_MARKER).is_file()
 
 
-def check_out_dir(out_dir: Path, marker: str = RUN_MARKER) -> None:
-    """Refuse to overwrite anything that is not a run directory (or an empty directory).
-
-    ``marker`` is the file that identifies an output directory of this kind (``run.json`` for
-    a run, ``sweep.json`` for a sweep).
-    """
+def check_out_dir(out_dir: Path, marker: str = RUN_MARKER, kind: str = "run") -> None:
+    """Refuse to overwrite anything that is not a ``kind`` directory (one holding ``marker``)
+    or an empty directory."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is a file; give a directory for the output.")
+        raise UsageError(f"--out {out_dir} is a file; give a directory for the {kind}.")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / marker).is_file():
         raise UsageError(
-            f"--out {out_dir} exists and is not a territory output directory (no {marker}); "
+            f"--out {out_dir} exists and is not a territory {kind} directory (no {marker}); "
             "refusing to overwrite it. Choose a new or empty directory."
         )
 
@@ -69,10 +66,16 @@ def write_json(record: dict, path: Path) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def write_run_dir(out_dir: Path, writer: Callable[[Path], None], marker: str = RUN_MARKER) -> Path:
-    """Call ``writer(tmp_dir)`` and move the result to ``out_dir`` in one step."""
+def write_run_dir(
+    out_dir: Path, writer: Callable[[Path], None], marker: str = RUN_MARKER, kind: str = "run"
+) -> Path:
+    """Call ``writer(tmp_dir)`` and move the result to ``out_dir`` in one step.
+
+    An existing ``out_dir`` is replaced only when it is empty or holds ``marker`` (a previous
+    output of the same kind).
+    """
     out_dir = Path(out_dir)
-    check_out_dir(out_dir, marker)
+    check_out_dir(out_dir, marker, kind)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     umask = os.umask(0)

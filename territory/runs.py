@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from territory import __version__
 from territory.align import Plan
@@ -63,7 +64,7 @@ def verify_claims(plan: Plan) -> list[str]:
         share = metrics["moved_potential_share"] or 0.0
         if share > params.max_moved + 1e-9:
             failures.append("the moved potential exceeds --max-moved")
-    return failures
+    return failures + plan.extra_failures()
 
 
 def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None = None) -> dict:
@@ -98,6 +99,7 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
         "prechecks": plan.prechecks,
         "infeasibility": _infeasibility(plan),
         "warnings": plan.inputs.warnings,
+        "band_prices": _band_price_record(plan),
     }
     if outcome is not None:
         mip = dict(outcome.mip) if outcome.mip else None
@@ -118,6 +120,7 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
         if neighbourhood_seconds is not None:
             timings["neighbourhood_solver"] = neighbourhood_seconds
         record["timings_s"] = timings
+    record.update(plan.extra_record())
     if extra:
         record.update(extra)
     return record
@@ -137,6 +140,40 @@ def _infeasibility(plan: Plan) -> dict | None:
         for rep, value in zip(table["rep_id"][outside], index[outside], strict=True)
     ]
     return info
+
+
+def rep_summary_with_prices(plan: Plan) -> pd.DataFrame:
+    """``rep_summary.csv``: the plan's rep table plus the LP band prices (empty when unknown).
+
+    ``potential_band_price`` is the dual of the rep's potential band rows (lower and upper
+    edge summed; positive at the lower edge, negative at the upper, 0 when neither binds), in
+    objective units per unit of potential; ``workload_band_price`` likewise for its workload
+    band and capacity rows, per unit of workload.
+    """
+    table = plan.rep_summary()
+    duals = plan.outcome.duals if plan.outcome is not None else None
+    k = len(table)
+    table["potential_band_price"] = duals.potential if duals is not None else np.full(k, np.nan)
+    table["workload_band_price"] = duals.workload if duals is not None else np.full(k, np.nan)
+    return table
+
+
+def _band_price_record(plan: Plan) -> dict[str, Any]:
+    """How to read the band prices in ``rep_summary.csv``, and the moved-cap price."""
+    duals = plan.outcome.duals if plan.outcome is not None else None
+    unit = _objective_unit(plan)
+    record: dict[str, Any] = {
+        "recorded": duals is not None,
+        "potential_unit": f"{unit} per unit of potential",
+        "workload_unit": f"{unit} per unit of workload",
+        "moved_cap_price": duals.moved if duals is not None else None,
+    }
+    if duals is None:
+        record["why_missing"] = (
+            "no converged LP at the asked bands (scored plan, infeasible bands, or the LP "
+            "stopped early)"
+        )
+    return record
 
 
 def _objective_unit(plan: Plan) -> str:
@@ -176,10 +213,11 @@ def save_run(
 
     def writer(tmp: Path) -> None:
         write_csv(plan.assignments(), tmp / "assignments.csv")
-        write_csv(plan.rep_summary(), tmp / "rep_summary.csv")
+        write_csv(rep_summary_with_prices(plan), tmp / "rep_summary.csv")
         write_json(record, tmp / "run.json")
         for name, text in (files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
+        plan.write_extras(tmp)
         if draw_map:
             from maps import write_map
 

@@ -285,4 +285,4 @@ def save_sweep(
                     plan, tmp / row["run_dir"], draw_map=draw_map, command="sweep", extra=extra
                 )
 
-    return write_run_dir(Path(out_dir), writer, marker=SWEEP_MARKER)
+    return write_run_dir(Path(out_dir), writer, marker=SWEEP_MARKER, kind="sweep")

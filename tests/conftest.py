@@ -81,3 +81,11 @@ def tiny_inputs() -> AlignmentInputs:
         {"rep_id": "east", "lat": 0.0, "lon": 0.9},
     ]
     return make_inputs(accounts, reps)
+
+
+@pytest.fixture(scope="session")
+def solved_runs(tmp_path_factory) -> dict:
+    """Three small solved runs (baseline, tight, a rep leaves), solved once per session."""
+    from tests.run_fixtures import make_runs
+
+    return make_runs(tmp_path_factory.mktemp("solved"))
