@@ -2,7 +2,8 @@ r"""The balanced assignment model, built in PuLP from plain arrays.
 
 Sets: accounts :math:`a \in A` (those with at least one allowed rep), reps :math:`r \in R`,
 candidate pairs :math:`E \subseteq A \times R` (allowed pairs only: within the maximum distance,
-present in the travel-time table, and only the locked rep for a locked account).
+present in the travel-time table, only the locked rep for a locked account, and not a pair a
+scenario forbids).
 
 Data: potential :math:`p_a`, workload :math:`w_a`, pair cost :math:`c_{ar}` (weighted distance
 plus the disruption penalty), potential target :math:`T_r = \frac{f_r}{\sum_s f_s}\sum_a p_a` from

@@ -29,6 +29,8 @@ from territory.cli_common import (
 from territory.cli_compare import compare_command
 from territory.cli_explain import explain_command
 from territory.cli_goals import goals_command
+from territory.cli_run import run_command
+from territory.cli_sweep import sweep_command
 from territory.columns import ColumnMap
 from territory.console import err, out
 from territory.errors import TerritoryError, UsageError
@@ -40,6 +42,8 @@ def cli() -> None:
     """Balanced, compact, low-disruption sales territories with a proven bound."""
 
 
+cli.add_command(run_command)
+cli.add_command(sweep_command)
 cli.add_command(compare_command)
 cli.add_command(goals_command)
 cli.add_command(explain_command)

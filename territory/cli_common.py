@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -13,6 +13,9 @@ from rich.markup import escape
 from territory.columns import ACCOUNT_FIELDS, REP_FIELDS, ColumnMap, parse_remaps
 from territory.console import EXIT_INFEASIBLE, Phases, err, out
 from territory.params import AlignParams
+
+if TYPE_CHECKING:
+    from territory.inputs import AlignmentInputs
 
 DEFAULTS = AlignParams()
 
@@ -195,11 +198,19 @@ def run_align(
     options: dict[str, Any],
     draw_map: bool,
     quiet: bool,
+    *,
+    edit: Callable[[AlignmentInputs], AlignmentInputs] | None = None,
+    command: str = "align",
+    record: dict[str, Any] | None = None,
+    files: dict[str, str] | None = None,
 ) -> int:
-    """Load, optimise, write; returns the exit code."""
+    """Load, optimise, write; returns the exit code.
+
+    ``edit`` changes the validated inputs before the solve (a scenario's edits); ``command``,
+    ``record`` and ``files`` go to :func:`territory.runs.save_run`.
+    """
     from territory.align import align
-    from territory.inputs import InputFile, load_inputs, sha256_of
-    from territory.readers import read_table
+    from territory.inputs import load_inputs, load_travel_times
     from territory.report import print_plan
     from territory.run_files import check_out_dir
     from territory.runs import save_run
@@ -209,19 +220,19 @@ def run_align(
     check_out_dir(out_dir)
     inputs = load_inputs(accounts, reps, columns)
     phases("load", f"{inputs.n_accounts:,} accounts, {inputs.n_reps:,} reps")
+    if edit is not None:
+        inputs = edit(inputs)
+        phases("edits", f"{inputs.n_accounts:,} accounts, {inputs.n_reps:,} reps after edits")
     for warning in inputs.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     travel = None
     if options.get("travel_times") is not None:
-        path = options["travel_times"]
-        table = read_table(path)
-        travel = table.frame
-        inputs.files["travel_times"] = InputFile(str(path), sha256_of(Path(path)), len(travel))
+        travel = load_travel_times(inputs, options["travel_times"])
     model_file = options.get("write_model")
     plan = align(inputs, params, travel_times=travel, progress=phases, model_file=model_file)
     for reason in plan.prechecks:
         err.print(f"[red]infeasible:[/red] {escape(reason)}")
-    save_run(plan, out_dir, draw_map=draw_map)
+    save_run(plan, out_dir, draw_map=draw_map, command=command, extra=record, files=files)
     phases("write", f"run written to {out_dir}")
     print_plan(out, plan, out_dir)
     if plan.status == "infeasible":

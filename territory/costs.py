@@ -2,8 +2,8 @@
 
 A :class:`PairCosts` answers for any (account, rep) pair, so the optimiser can start from a few
 nearby reps per account and price in the rest later without ever holding an N×K matrix.
-Forbidden pairs (beyond the maximum distance, missing from a travel-time table, or not the rep
-an account is locked to) cost ``+inf``.
+Forbidden pairs (beyond the maximum distance, missing from a travel-time table, not the rep
+an account is locked to, or forbidden by a scenario edit) cost ``+inf``.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class PairCosts:
         self.rep_lon = inputs.reps["lon"].to_numpy(float)
         self.current = inputs.current
         self.locked = inputs.locked
+        self.forbidden_keys = inputs.forbidden_keys
         self.travel = travel
         self.squared = params.distance == "squared"
         self.max_distance = params.max_distance
@@ -112,6 +113,8 @@ class PairCosts:
         if self.max_distance is not None:
             forbidden |= (dist > self.max_distance) & (locked < 0)
         forbidden |= ~np.isfinite(dist)
+        if len(self.forbidden_keys):
+            forbidden |= is_forbidden(self.forbidden_keys, a * self.n_reps + r)
         dist = np.where(np.isfinite(dist), dist, 0.0)
         value = self.weight[a] * (dist * dist if self.squared else dist)
         if self.move_penalty:
@@ -189,11 +192,19 @@ class PairCosts:
     def reachable(self) -> np.ndarray:
         """Accounts with at least one allowed rep; the others are reported uncovered."""
         if self.travel is None and self.max_distance is None:
-            return np.ones(self.n_accounts, dtype=bool)  # every rep may serve every account
+            # every rep may serve every account, but for the pairs a scenario forbids
+            per_account = np.bincount(self.forbidden_keys // self.n_reps, minlength=self.n_accounts)
+            return per_account < self.n_reps
         out = np.zeros(self.n_accounts, dtype=bool)
         for a, costs in self.blocks():
             out[a] = np.isfinite(costs).any(axis=1)
         return out
+
+
+def is_forbidden(forbidden_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Membership of pair keys in the sorted forbidden keys (vectorised binary search)."""
+    pos = np.minimum(np.searchsorted(forbidden_keys, keys), len(forbidden_keys) - 1)
+    return forbidden_keys[pos] == keys
 
 
 def unique_pairs(a: np.ndarray, r: np.ndarray, n_reps: int) -> tuple[np.ndarray, np.ndarray]:

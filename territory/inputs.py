@@ -30,6 +30,8 @@ class AlignmentInputs:
 
     ``current`` and ``locked`` hold roster positions (-1: none); an account whose current
     rep is not on the roster (a departed rep) has ``current == -1`` and ``departed == True``.
+    ``forbidden`` lists (account_id, rep_id) pairs that may never be assigned (scenario edits);
+    ``forbidden_keys`` holds them as sorted ``account position × n_reps + rep position``.
     """
 
     accounts: pd.DataFrame
@@ -40,6 +42,7 @@ class AlignmentInputs:
     files: dict[str, InputFile] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     columns: ColumnMap = field(default_factory=ColumnMap)
+    forbidden: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         position = {rep: i for i, rep in enumerate(self.reps["rep_id"])}
@@ -48,6 +51,18 @@ class AlignmentInputs:
         self.departed = np.array([v != "" and v not in position for v in current], dtype=bool)
         locked = self.accounts["locked_rep"].to_numpy(dtype=object)
         self.locked = np.array([position.get(v, -1) for v in locked], dtype=np.int64)
+        self.forbidden_keys = self._forbidden_keys(position)
+
+    def _forbidden_keys(self, position: dict[str, int]) -> np.ndarray:
+        if self.forbidden is None or len(self.forbidden) == 0:
+            return np.zeros(0, dtype=np.int64)
+        accounts = {a: i for i, a in enumerate(self.accounts["account_id"])}
+        acc = self.forbidden["account_id"].map(accounts)
+        rep = self.forbidden["rep_id"].map(position)
+        if acc.isna().any() or rep.isna().any():
+            raise ValueError("forbidden pairs must name accounts and reps of these inputs")
+        keys = acc.to_numpy(np.int64) * self.n_reps + rep.to_numpy(np.int64)
+        return np.unique(keys)
 
     @property
     def n_accounts(self) -> int:
@@ -133,3 +148,10 @@ def inputs_from_frames(
         role: InputFile(f"<{role} DataFrame>", None, len(t.frame)) for role, t in tables.items()
     }
     return _build(tables["accounts"], tables["reps"], columns, files)
+
+
+def load_travel_times(inputs: AlignmentInputs, path: str | Path) -> pd.DataFrame:
+    """Read a travel-time table (``rep_id, account_id, minutes``) and record it as an input."""
+    frame = read_table(path).frame
+    inputs.files["travel_times"] = InputFile(str(path), sha256_of(Path(path)), len(frame))
+    return frame

@@ -11,6 +11,7 @@ import pandas as pd
 
 from territory import __version__
 from territory.align import Plan
+from territory.costs import is_forbidden
 from territory.errors import TerritoryError
 from territory.metrics import rep_totals, within_band
 from territory.run_files import write_csv, write_json, write_run_dir
@@ -53,6 +54,10 @@ def verify_claims(plan: Plan) -> list[str]:
     locked = plan.inputs.locked
     if np.any((locked >= 0) & (a != locked)):
         failures.append("a locked account is not with its locked rep")
+    keys = plan.inputs.forbidden_keys
+    on = np.flatnonzero(a >= 0)
+    if len(keys) and np.any(is_forbidden(keys, on * facts.n_reps + a[on])):
+        failures.append("an account is with a rep it is forbidden to have")
     if np.any(facts.coverable & (a < 0)):
         failures.append("a coverable account is left uncovered")
     if params.max_moved is not None and plan.inputs.has_current:
@@ -186,15 +191,23 @@ def save_run(
     draw_map: bool = True,
     tiles: str | None = None,
     timings: dict[str, float] | None = None,
+    command: str = "align",
+    extra: dict[str, Any] | None = None,
+    files: dict[str, str] | None = None,
 ) -> Path:
     """Verify the plan and write ``assignments.csv``, ``rep_summary.csv``, ``run.json`` and
-    ``map.html`` atomically."""
+    ``map.html`` atomically.
+
+    ``extra`` adds entries to ``run.json`` (a scenario run records its scenario there);
+    ``files`` adds text files by name (the resolved ``scenario.toml``), written in the same
+    atomic step.
+    """
     failures = verify_claims(plan)
     if failures:
         raise TerritoryError(
             "internal check failed, the plan does not honour its status: " + "; ".join(failures)
         )
-    record = run_record(plan)
+    record = run_record(plan, command, extra)
     if timings:
         record.setdefault("timings_s", {}).update({k: round(v, 4) for k, v in timings.items()})
 
@@ -202,6 +215,8 @@ def save_run(
         write_csv(plan.assignments(), tmp / "assignments.csv")
         write_csv(rep_summary_with_prices(plan), tmp / "rep_summary.csv")
         write_json(record, tmp / "run.json")
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
         plan.write_extras(tmp)
         if draw_map:
             from maps import write_map
