@@ -37,6 +37,9 @@ every contiguous plan, so every relaxation's bound is a lower bound of the conti
 the loop ends when the solution is contiguous, which is then optimal for the full model. Cuts
 beat a compact flow formulation on this objective in that study (tighter LP relaxation, fewer
 variables); we re-solve rather than use lazy callbacks so that any PuLP MILP solver works.
+With HiGHS the cost phase runs in one live HiGHS model instead (same rows and columns, cut rows
+appended, incumbent handed back each round, pricing over all pairs on large instances): see
+:mod:`solvers.districting_search`.
 
 ``widen`` replaces the tolerances by a variable :math:`\tau \ge 0` (workload :math:`\rho\tau`,
 :math:`\rho = t_w / t`) and minimises it: the tightest balance any plan of whole units can reach.
