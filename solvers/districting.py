@@ -37,6 +37,9 @@ every contiguous plan, so every relaxation's bound is a lower bound of the conti
 the loop ends when the solution is contiguous, which is then optimal for the full model. Cuts
 beat a compact flow formulation on this objective in that study (tighter LP relaxation, fewer
 variables); we re-solve rather than use lazy callbacks so that any PuLP MILP solver works.
+With HiGHS the cost phase runs in one live HiGHS model instead (same rows and columns, cut rows
+appended, incumbent handed back each round, pricing over all pairs on large instances): see
+:mod:`solvers.districting_search`.
 
 ``widen`` replaces the tolerances by a variable :math:`\tau \ge 0` (workload :math:`\rho\tau`,
 :math:`\rho = t_w / t`) and minimises it: the tightest balance any plan of whole units can reach.
@@ -52,10 +55,19 @@ from typing import Literal
 import numpy as np
 import pulp
 
-from solvers.backends import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT, make_solver, run_solver
+from solvers.backends import (
+    ERROR,
+    INFEASIBLE,
+    OPTIMAL,
+    TIME_LIMIT,
+    canonical_name,
+    make_solver,
+    run_solver,
+)
 from solvers.formulation import linear
 
 Phase = Literal["cost", "widen"]
+Backend = Literal["auto", "pulp", "highs"]
 Progress = Callable[[str, str], None]
 
 
@@ -281,6 +293,8 @@ def solve_districting(
     phase: Phase = "cost",
     incumbent: np.ndarray | None = None,
     progress: Progress | None = None,
+    backend: Backend = "auto",
+    node_limit: int | None = None,
 ) -> DistrictingResult:
     """Solve to proven optimality (within ``gap``) or until ``time_limit``.
 
@@ -288,7 +302,28 @@ def solve_districting(
     ``incumbent``: a feasible plan (contiguous when required). Its value prunes the model before
     the MILP: pairs whose LP reduced cost lifts the LP bound above it are fixed to 0, so the MILP
     only searches for strictly better plans; finding none proves the incumbent optimal.
+
+    ``backend``: ``"auto"`` keeps the cost phase with HiGHS in one live HiGHS model
+    (:mod:`solvers.districting_highs`), everything else goes through PuLP; ``"pulp"`` and
+    ``"highs"`` force one. ``node_limit`` caps each MILP's branch-and-bound nodes (a work
+    limit that repeats, unlike time).
     """
+    if backend == "highs" or (
+        backend == "auto" and phase == "cost" and canonical_name(solver) == "HiGHS"
+    ):
+        if phase != "cost":
+            raise ValueError("the live HiGHS model has no widening phase")
+        from solvers.districting_search import solve_live
+
+        return solve_live(
+            model,
+            time_limit=time_limit,
+            gap=gap,
+            adjacency=adjacency,
+            incumbent=incumbent,
+            progress=progress,
+            node_limit=node_limit,
+        )
     from territory.adjacency import separator
 
     progress = progress or (lambda phase, detail: None)
@@ -317,7 +352,10 @@ def solve_districting(
             break
         iterations += 1
         report = run_solver(
-            problem.prob, make_solver(solver, mip=True, time_limit=left, gap=gap, gap_abs=1e-9)
+            problem.prob,
+            make_solver(
+                solver, mip=True, time_limit=left, gap=gap, gap_abs=1e-9, node_limit=node_limit
+            ),
         )
         nodes += report.nodes or 0
         scale = 1.0 if phase == "widen" else model.cost_scale

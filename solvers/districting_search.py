@@ -1,0 +1,317 @@
+"""Exact districting on the live HiGHS model: LP bound, pruning, MILP with contiguity cuts.
+
+1. **LP bound over all pairs.** Small instances put every (unit, centre) pair in the model.
+   Large ones (more than :data:`PRICED_PAIRS` pairs) start from each unit's cheapest centres
+   and the incumbent's pairs, and add the pairs whose reduced cost against the LP duals is
+   negative (numpy over the whole cost matrix) until none is: the LP value is then the LP
+   bound of the full model.
+2. **Reduced-cost fixing** against the incumbent's value :math:`U`: a pair whose reduced cost
+   exceeds :math:`U - LB` is in no plan better than the incumbent and is fixed to 0. Pairs not
+   in the model that could still be in such a plan are added first, so the MILP on the model's
+   columns is the full MILP restricted to plans that can beat the incumbent: its optimum is the
+   full model's optimum. When too many such pairs remain (over :data:`MAX_COLUMNS`), the MILP
+   runs on the columns present and its plan is only claimed to be within the LP bound.
+3. **MILP rounds.** HiGHS solves the MILP from the incumbent (``setSolution``); a plan with a
+   territory in several pieces gets a,b-separator cuts (for its own centre and, in a greenfield
+   design, for every candidate centre on the anchor's side of the separator, for which the same
+   units separate) and the MILP is solved again in the same HiGHS object.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from solvers.backends import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT
+from solvers.districting import Districting, DistrictingResult, _stray_pieces
+from solvers.districting_highs import HighsDistricting
+
+PRICED_PAIRS = 60_000  # above this many pairs, start from a subset and price the rest
+NEAREST = 12  # cheapest centres per unit in the starting subset
+ADD_PER_UNIT = 8  # most negative priced pairs added per unit and round
+MAX_COLUMNS = 400_000  # a larger MILP is not attempted exactly
+Progress = Callable[[str, str], None]
+
+
+def _starting_pairs(model: Districting, incumbent: np.ndarray | None):
+    """Each unit's cheapest centres, plus the incumbent's pairs."""
+    k = min(NEAREST, model.n_centres)
+    cost = np.where(np.isfinite(model.cost), model.cost, np.inf)
+    nearest = np.argpartition(cost, k - 1, axis=1)[:, :k]
+    pair_u = np.repeat(np.arange(model.n_units), k)
+    pair_c = nearest.ravel()
+    if incumbent is not None:
+        pair_u = np.concatenate([pair_u, np.arange(model.n_units)])
+        pair_c = np.concatenate([pair_c, incumbent])
+    keep = np.isfinite(model.cost[pair_u, pair_c])
+    return pair_u[keep], pair_c[keep]
+
+
+def _lp_bound(
+    problem: HighsDistricting, priced: bool, deadline: float, progress: Progress
+) -> tuple[float | None, np.ndarray | None, str]:
+    """The LP bound of the full model and every pair's reduced cost, by pricing when the
+    model holds a subset of the pairs."""
+    model = problem.model
+    rounds = 0
+    while True:
+        rounds += 1
+        report = problem.solve(integer=False, time_limit=deadline - time.perf_counter())
+        if report.status != OPTIMAL or report.objective is None:
+            return None, None, report.status
+        reduced = problem.price()
+        if not priced:
+            return report.objective, reduced, OPTIMAL
+        tol = 1e-9 * model.cost_scale
+        negative = reduced < -tol
+        if not negative.any():
+            progress("price", f"LP over all pairs after {rounds} rounds: {report.objective:.6g}")
+            return report.objective, reduced, OPTIMAL
+        # the most negative pairs of each unit
+        masked = np.where(negative, reduced, np.inf)
+        k = min(ADD_PER_UNIT, model.n_centres)
+        best = np.argpartition(masked, k - 1, axis=1)[:, :k]
+        pair_u = np.repeat(np.arange(model.n_units), k)
+        pair_c = best.ravel()
+        keep = negative[pair_u, pair_c]
+        added = problem.add_pairs(pair_u[keep], pair_c[keep])
+        progress(
+            "price",
+            f"round {rounds}: LP {report.objective:.6g}, {int(negative.sum()):,} pairs price "
+            f"out, {added:,} added ({len(problem.pair_u):,} columns)",
+        )
+        if added == 0:
+            return None, None, ERROR
+        if time.perf_counter() > deadline:
+            return None, None, TIME_LIMIT
+
+
+def _fix(
+    problem: HighsDistricting, reduced: np.ndarray, lp_bound: float, upper: float
+) -> tuple[dict, bool]:
+    """Fix to 0 the columns that cannot be in a plan better than ``upper``; add the pairs
+    outside the model that could be. Returns the record and whether the model is complete
+    (holds every pair that can beat ``upper``)."""
+    slack = upper - lp_bound + 1e-9 * max(1.0, abs(upper))
+    useful = reduced <= slack
+    outside = np.ones(reduced.shape, dtype=bool)
+    outside[problem.pair_u, problem.pair_c] = False
+    missing = useful & outside
+    n_missing = int(missing.sum())
+    complete = len(problem.pair_u) + n_missing <= MAX_COLUMNS
+    if complete and n_missing:
+        problem.add_pairs(*np.nonzero(missing))
+    column_reduced = reduced[problem.pair_u, problem.pair_c]
+    fixed = np.flatnonzero(column_reduced > slack)
+    problem.fix(fixed)
+    record = {
+        "lp_bound": lp_bound,
+        "pairs": int(np.isfinite(problem.model.cost).sum()),
+        "columns": len(problem.pair_u),
+        "fixed_by_reduced_cost": int(len(fixed)),
+        "complete": complete,
+    }
+    return record, complete
+
+
+def _region_centres(model: Districting, adjacency, piece: list[int], anchor: int) -> np.ndarray:
+    """Candidate centres on the anchor's side of the piece's neighbourhood: the separator of
+    the piece and the anchor separates the piece from each of them too."""
+    from scipy.sparse.csgraph import connected_components
+
+    assert model.centre_unit is not None
+    graph = adjacency.graph
+    blocked = np.zeros(graph.shape[0], dtype=bool)
+    blocked[piece] = True
+    for unit in piece:
+        blocked[adjacency.neighbours(unit)] = True
+    if blocked[anchor]:
+        return np.zeros(0, dtype=np.int64)
+    free = np.flatnonzero(~blocked)
+    _, labels = connected_components(graph[free][:, free], directed=False)
+    label = np.full(graph.shape[0], -1)
+    label[free] = labels
+    return np.flatnonzero(label[model.centre_unit] == label[anchor])
+
+
+def _cuts(
+    problem: HighsDistricting, adjacency, plan: np.ndarray, open_cols: np.ndarray
+) -> tuple[int, int]:
+    """Separator cuts for every stray piece of ``plan``; returns (pieces, cuts)."""
+    from territory.adjacency import separator
+
+    model = problem.model
+    pieces = list(_stray_pieces(adjacency, model, plan))
+    added = 0
+    for piece, anchor, centre in pieces:
+        sep = separator(adjacency, piece, anchor)
+        centres = [centre]
+        if model.greenfield:
+            others = _region_centres(model, adjacency, piece, anchor)
+            centres += [c for c in others.tolist() if c != centre]
+        for c in centres:
+            cols = problem.columns(np.array(piece, np.int64), c)
+            cols = cols[cols >= 0]
+            if c != centre and not open_cols[cols].any():
+                continue
+            anchor_c = anchor if c == centre else int(model.centre_unit[c])  # type: ignore[index]
+            added += problem.add_cut(piece, anchor_c, c, sep)
+    return len(pieces), added
+
+
+def solve_live(
+    model: Districting,
+    *,
+    time_limit: float,
+    gap: float,
+    adjacency=None,
+    incumbent: np.ndarray | None = None,
+    progress: Progress | None = None,
+    node_limit: int | None = None,
+) -> DistrictingResult:
+    """The districting model to proven optimality (within ``gap``) in one live HiGHS model;
+    see the module docstring for the steps."""
+    progress = progress or (lambda phase, detail: None)
+    start = time.perf_counter()
+    deadline = start + time_limit
+    n_pairs = int(np.isfinite(model.cost).sum())
+    priced = n_pairs > PRICED_PAIRS
+    pairs = _starting_pairs(model, incumbent) if priced else None
+    problem = HighsDistricting(model, pairs=pairs)
+    best = incumbent
+    best_value = _value(model, incumbent) if incumbent is not None else None
+    lp_bound, reduced, lp_status = _lp_bound(problem, priced, deadline, progress)
+    if priced and lp_status == INFEASIBLE:  # the starting subset is too narrow: take all pairs
+        priced = False
+        problem = HighsDistricting(model)
+        lp_bound, reduced, lp_status = _lp_bound(problem, priced, deadline, progress)
+    history: list[dict] = []
+    if lp_status == INFEASIBLE:
+        return _result(
+            None,
+            INFEASIBLE,
+            None,
+            None,
+            _infeasible(adjacency),
+            start,
+            problem,
+            0,
+            0,
+            history,
+            None,
+        )
+    fixing: dict | None = None
+    complete = not priced
+    if lp_bound is not None and reduced is not None and best_value is not None:
+        fixing, complete = _fix(problem, reduced, lp_bound, best_value)
+        progress(
+            "prune",
+            f"LP bound {lp_bound:.6g}; {fixing['fixed_by_reduced_cost']:,} of "
+            f"{fixing['columns']:,} columns cannot beat the heuristic plan",
+        )
+    elif lp_bound is not None and priced and reduced is not None:
+        complete = False
+    bound = lp_bound
+    open_cols = np.ones(len(problem.pair_u), dtype=bool)
+    if fixing is not None:
+        upper = np.asarray(problem.highs.getLp().col_upper_, dtype=float)
+        open_cols = upper > 0.5
+    iterations, nodes = 0, 0
+    status, message = ERROR, "no plan found"
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0.05:
+            status, message = TIME_LIMIT, "time limit reached during the contiguity loop"
+            break
+        iterations += 1
+        report = problem.solve(
+            integer=True, time_limit=left, gap=gap, incumbent=best, node_limit=node_limit
+        )
+        nodes += report.nodes
+        if complete and report.bound is not None and report.status != INFEASIBLE:
+            bound = max(bound if bound is not None else -np.inf, report.bound)
+        history.append(
+            {
+                "iteration": iterations,
+                "status": report.status,
+                "bound": report.bound,
+                "cuts": problem.n_cuts,
+                "seconds": round(report.seconds, 3),
+            }
+        )
+        if report.status == INFEASIBLE:
+            if best is not None and complete:
+                status, message = OPTIMAL, "proven optimal (no plan beats the heuristic plan)"
+                bound = best_value
+            elif best is None:
+                status, message = INFEASIBLE, _infeasible(adjacency)
+            else:
+                status, message = TIME_LIMIT, "the best plan found; the bound is the LP bound"
+            break
+        if not report.has_solution:
+            status = TIME_LIMIT if report.status == TIME_LIMIT else ERROR
+            message = f"solver stopped without a better plan ({report.raw_status})"
+            break
+        plan = problem.assignment(problem.values())
+        n_pieces, added = (
+            (0, 0) if adjacency is None else _cuts(problem, adjacency, plan, open_cols)
+        )
+        if n_pieces == 0:
+            value = _value(model, plan)
+            if best_value is None or value <= best_value + 1e-9 * max(1.0, abs(value)):
+                best, best_value = plan, value
+            proven = report.status == OPTIMAL and complete
+            status = OPTIMAL if proven else TIME_LIMIT
+            if proven:
+                message = "proven optimal"
+            elif report.status == OPTIMAL:
+                message = "optimal over the priced pairs; the bound is the full model's LP bound"
+            else:
+                message = f"stopped by a limit ({report.raw_status})"
+            break
+        open_cols = np.concatenate([open_cols, np.ones(len(problem.pair_u) - len(open_cols), bool)])
+        progress(
+            "contiguity",
+            f"round {iterations}: {n_pieces} stray pieces, {added} cuts ({problem.n_cuts} in all)",
+        )
+    if best is None and status == OPTIMAL:
+        status = ERROR
+    if status == OPTIMAL and bound is not None and best_value is not None:
+        bound = min(bound, best_value)
+    if bound is not None and best_value is not None:
+        bound = min(bound, best_value)
+    return _result(
+        best, status, best_value, bound, message, start, problem, iterations, nodes, history, fixing
+    )
+
+
+def _value(model: Districting, assignment: np.ndarray) -> float:
+    return float(model.cost[np.arange(model.n_units), assignment].sum())
+
+
+def _infeasible(adjacency) -> str:
+    return (
+        "no plan of whole units meets the bands"
+        + (" with contiguous territories" if adjacency is not None else "")
+        + " (proved by the MILP)"
+    )
+
+
+def _result(
+    best, status, value, bound, message, start, problem, iterations, nodes, history, fixing
+):
+    return DistrictingResult(
+        assignment=best,
+        status=status,
+        objective=value,
+        lower_bound=bound,
+        message=message,
+        iterations=iterations,
+        cuts=problem.n_cuts,
+        nodes=nodes,
+        seconds=time.perf_counter() - start,
+        history=history,
+        fixing=fixing,
+    )
