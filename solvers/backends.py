@@ -115,6 +115,15 @@ def run_solver(prob: pulp.LpProblem, solver: Any) -> SolveReport:
             prob.solve(solver)
     except pulp.PulpSolverError as exc:
         return SolveReport(ERROR, False, None, None, time.perf_counter() - start, str(exc))
+    except KeyError:
+        # PuLP's HiGHS interface has no entry for some statuses (kSolutionLimit, which HiGHS
+        # reports at mip_max_nodes): read the values ourselves; the status is read below
+        model = getattr(prob, "solverModel", None)
+        if solver.name != "HiGHS" or model is None:
+            raise
+        values = list(model.getSolution().col_value)
+        for var in prob.variables():
+            var.varValue = values[var.index] if var.index < len(values) else None
     seconds = time.perf_counter() - start
     model = getattr(prob, "solverModel", None)
     if solver.name == "HiGHS" and model is not None:

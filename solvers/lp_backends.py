@@ -70,9 +70,17 @@ class PulpLP:
 
 
 class HighsLP:
-    """The cost-phase LP kept alive in HiGHS; new pairs are appended as columns."""
+    """The cost-phase LP kept alive in HiGHS; new pairs are appended as columns.
 
-    def __init__(self, model: BalancedAssignment, seed: int = 0) -> None:
+    ``elastic``: every coupling row also gets a slack column costing ``elastic`` (our units)
+    per unit of the row's scaled violation, so a candidate set that cannot meet the bands
+    still solves, with duals bounded by that price; pricing then brings in the pairs that
+    remove the slack (big-M phase 1). ``LPSolve.slack`` reports the slack left, per row.
+    """
+
+    def __init__(
+        self, model: BalancedAssignment, seed: int = 0, elastic: float | None = None
+    ) -> None:
         import highspy
 
         self.model = model
@@ -117,8 +125,30 @@ class HighsLP:
             np.zeros(0, np.int32),
             np.zeros(0),
         )
+        self.n_slack = 0
+        if elastic is not None and self.rows:
+            self._add_slacks(elastic, n_assign)
         self.pair_a = np.zeros(0, np.int64)
         self.pair_r = np.zeros(0, np.int64)
+
+    def _add_slacks(self, price: float, n_assign: int) -> None:
+        """One slack column per coupling row: +1 on >= rows, -1 on <= rows."""
+        n = len(self.rows)
+        sign = np.array([1.0 if row.sense == ">=" else -1.0 for row in self.rows])
+        scale = np.array([max(row.scale, 1e-12) for row in self.rows])
+        # a unit of slack is a unit of the row's coefficient: its price is per scaled unit
+        cost = price / scale / self.model.cost_scale
+        self.highs.addCols(
+            n,
+            cost,
+            np.zeros(n),
+            np.full(n, np.inf),
+            n,
+            np.arange(n, dtype=np.int32),
+            (n_assign + np.arange(n)).astype(np.int32),
+            sign,
+        )
+        self.n_slack = n
 
     def set_pairs(self, pair_a: np.ndarray, pair_r: np.ndarray) -> None:
         """Append the pairs not yet in the model (pairs are only ever added)."""
@@ -190,8 +220,12 @@ class HighsLP:
             self.model, self.accounts, row_dual[:n_assign], self.rows, row_dual[n_assign:]
         )
         objective = float(self.highs.getInfo().objective_function_value) * scale
-        x = np.asarray(solution.col_value, dtype=float)
-        return LPSolve(OPTIMAL, objective, x, duals, {}, None)
+        values = np.asarray(solution.col_value, dtype=float)
+        x = values[self.n_slack :]
+        slack = {
+            row.name: float(v) for row, v in zip(self.rows, values[: self.n_slack], strict=True)
+        }
+        return LPSolve(OPTIMAL, objective, x, duals, slack, None)
 
     def write(self, path: str) -> None:
         """Write the current LP (MPS or LP by the file's suffix) for a bug report."""
