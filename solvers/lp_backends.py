@@ -222,9 +222,11 @@ class HighsLP:
         objective = float(self.highs.getInfo().objective_function_value) * scale
         values = np.asarray(solution.col_value, dtype=float)
         x = values[self.n_slack :]
-        slack = {
-            row.name: float(v) for row, v in zip(self.rows, values[: self.n_slack], strict=True)
-        }
+        slack = (
+            {row.name: float(v) for row, v in zip(self.rows, values[: self.n_slack], strict=True)}
+            if self.n_slack
+            else {}
+        )
         return LPSolve(OPTIMAL, objective, x, duals, slack, None)
 
     def write(self, path: str) -> None:

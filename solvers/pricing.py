@@ -162,10 +162,10 @@ def _price_spatial(
     r"""Exact pricing without visiting every pair: only pairs near enough can price out.
 
     Let :math:`m_a` be account *a*'s cheapest reduced cost over its candidates (before
-    :math:`u_a`; LP dual feasibility gives :math:`m_a \ge u_a`). A missing pair beats it only if
-    :math:`c_{ar} < m_a + p_a Y^p_r + w_a Y^w_r` (the moved price only adds), so with the reps
-    split into groups by price and :math:`Y_g` the group's largest prices, a ball query per group
-    with budget :math:`m_a + p_a Y^p_g + w_a Y^w_g` on the cost's distance lower bound
+    :math:`u_a`) and :math:`t_a = \max(m_a, u_a)`. A missing pair changes the bound or prices
+    out only if :math:`c_{ar} < t_a + p_a Y^p_r + w_a Y^w_r` (the moved price only adds), so
+    with the reps split into groups by price and :math:`Y_g` the group's largest prices, a ball
+    query per group with budget :math:`t_a + p_a Y^p_g + w_a Y^w_g` on the cost's distance lower bound
     (``PairCosts.cheap_pairs``) finds every such pair. Same bound and pairs as the dense pass.
     """
     cheap = getattr(model.costs, "cheap_pairs", None)
@@ -180,13 +180,15 @@ def _price_spatial(
     if len(accounts) < int(model.active.sum()):
         return None  # an account without candidates: the dense pass covers it
     p, w = model.potential[accounts], model.workload[accounts]
+    # pairs below m_a change the bound, pairs below u_a price out: search up to the larger
+    top = np.maximum(m[accounts], duals.assign[accounts])
     level = duals.potential * float(p.mean()) + duals.workload * float(w.mean())
     order = np.argsort(-level, kind="stable")
     found_a, found_r = [], []
     for group in np.array_split(order, min(SPATIAL_GROUPS, k)):
         if len(group) == 0:
             continue
-        budget = m[accounts] + p * duals.potential[group].max() + w * duals.workload[group].max()
+        budget = top + p * duals.potential[group].max() + w * duals.workload[group].max()
         near = cheap(accounts, budget * (1 + 1e-9) + 1e-9, group)
         if near is None:
             return None
