@@ -165,8 +165,9 @@ def _price_spatial(
     :math:`u_a`) and :math:`t_a = \max(m_a, u_a)`. A missing pair changes the bound or prices
     out only if :math:`c_{ar} < t_a + p_a Y^p_r + w_a Y^w_r` (the moved price only adds), so
     with the reps split into groups by price and :math:`Y_g` the group's largest prices, a ball
-    query per group with budget :math:`t_a + p_a Y^p_g + w_a Y^w_g` on the cost's distance lower bound
-    (``PairCosts.cheap_pairs``) finds every such pair. Same bound and pairs as the dense pass.
+    query per group with budget :math:`t_a + p_a Y^p_g + w_a Y^w_g` on the cost's distance
+    lower bound (``PairCosts.cheap_pairs``) finds every such pair. Same bound and pairs as the
+    dense pass.
     """
     cheap = getattr(model.costs, "cheap_pairs", None)
     if cheap is None:
