@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import minimize
 
 from solvers.formulation import BalancedAssignment
@@ -52,23 +53,27 @@ class PairArrays:
     move: np.ndarray  # p_a where the pair moves the account, else 0
     starts: np.ndarray  # first pair of each account
     accounts: np.ndarray  # the account of each segment
+    coef: sparse.csr_matrix  # pairs × (2K + 1): p_a at r, w_a at K + r, moved p_a at 2K
+    coef_t: sparse.csr_matrix  # its transpose, stored for fast row loads
 
     @classmethod
     def of(
         cls, model: BalancedAssignment, a: np.ndarray, r: np.ndarray, cost: np.ndarray
     ) -> PairArrays:
         starts = np.flatnonzero(np.diff(a, prepend=-1) != 0)
-        p = model.potential[a]
-        return cls(
-            a,
-            r,
-            cost,
-            p,
-            model.workload[a],
-            np.where(model.is_move(a, r), p, 0.0),
-            starts,
-            a[starts],
+        p, w = model.potential[a], model.workload[a]
+        move = np.where(model.is_move(a, r), p, 0.0)
+        k, n = model.n_reps, len(a)
+        index = np.arange(n)
+        coef = sparse.csr_matrix(
+            (np.r_[p, w, move], (np.r_[index, index, index], np.r_[r, k + r, np.full(n, 2 * k)])),
+            shape=(n, 2 * k + 1),
         )
+        return cls(a, r, cost, p, w, move, starts, a[starts], coef, coef.T.tocsr())
+
+    def reduced_agg(self, prices: np.ndarray) -> np.ndarray:
+        """Reduced costs for prices per column of ``coef`` (potential, workload, moved)."""
+        return self.cost - self.coef @ prices
 
     def reduced(self, duals: Duals) -> np.ndarray:
         """Pair costs minus the coupling-row prices (before the account's own dual)."""
@@ -103,6 +108,14 @@ class CouplingRows:
         kind = np.array([row.kind for row in self.rows])
         self.rep = np.array([row.rep for row in self.rows], dtype=np.int64)
         self.pot, self.work, self.moved = kind == "potential", kind == "workload", kind == "moved"
+        k = model.n_reps
+        # the column of PairArrays.coef that each row's coefficient sits in
+        self.column = np.where(self.pot, self.rep, np.where(self.work, k + self.rep, 2 * k))
+        self.n_columns = 2 * k + 1
+
+    def prices(self, y: np.ndarray) -> np.ndarray:
+        """Row prices summed per column of ``PairArrays.coef``."""
+        return np.bincount(self.column, weights=y, minlength=self.n_columns)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -114,14 +127,7 @@ class CouplingRows:
 
     def loads(self, pairs: PairArrays, share: np.ndarray) -> np.ndarray:
         """Left-hand side of every row for the pair shares ``share``."""
-        k = self.model.n_reps
-        pot = np.bincount(pairs.r, weights=share * pairs.p, minlength=k)
-        work = np.bincount(pairs.r, weights=share * pairs.w, minlength=k)
-        out = np.zeros(len(self.rows))
-        out[self.pot] = pot[self.rep[self.pot]]
-        out[self.work] = work[self.rep[self.work]]
-        out[self.moved] = float(share @ pairs.move)
-        return out
+        return (pairs.coef_t @ share)[self.column]
 
     def bounds(self, limit: float) -> list[tuple[float, float]]:
         return [(0.0, limit) if g else (-limit, 0.0) for g in self.geq]
@@ -178,18 +184,23 @@ def smoothed_ascent(
         segment = pairs.segment
         eps = tau * unit
 
+        inv_eps = 1.0 / eps[segment]
+
         def negative(
-            z: np.ndarray, segment: np.ndarray = segment, eps: np.ndarray = eps
+            z: np.ndarray,
+            segment: np.ndarray = segment,
+            eps: np.ndarray = eps,
+            inv_eps: np.ndarray = inv_eps,
         ) -> tuple[float, np.ndarray]:
             nonlocal evaluations
             evaluations += 1
             yy = z * scale
-            red = pairs.reduced(rows.duals(yy))
+            red = pairs.reduced_agg(rows.prices(yy))
             low = pairs.segment_min(red)
-            e = np.exp((low[segment] - red) / eps[segment])
+            e = np.exp((low[segment] - red) * inv_eps)
             total_e = np.add.reduceat(e, pairs.starts)
             value = float((low - eps * np.log(total_e)).sum() + yy @ rows.rhs)
-            share = e / total_e[segment]
+            share = e * (1.0 / total_e)[segment]
             grad = (rows.rhs - rows.loads(pairs, share)) * scale
             return -value / norm, -grad / norm
 

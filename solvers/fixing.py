@@ -29,7 +29,7 @@ import numpy as np
 
 from solvers.dual import PairArrays, smoothed_ascent
 from solvers.formulation import BalancedAssignment
-from solvers.pricing import price
+from solvers.pricing import Duals, price
 
 # (temperature, price limit) per round; the limit grows so that an infeasible candidate set
 # cannot push the prices far before pricing has brought in the pairs the bands need
@@ -55,6 +55,8 @@ class Reduced:
     all_a: np.ndarray  # every candidate priced in (a superset, for repair)
     all_r: np.ndarray
     bound: float  # Lagrangian bound over all pairs
+    duals: Duals  # the prices the fixing used (``assign``: each account's cheapest reduced cost)
+    fixed_rep: np.ndarray  # rep of each fixed account, -1 for the others
     free_accounts: int
     rounds: int
     evaluations: int
@@ -98,7 +100,8 @@ def reduce_by_prices(
             f"({result.bound:,.6g} over {len(keys):,} candidates), +{len(priced.new_a):,} pairs",
         )
         if len(priced.new_a):
-            merged = np.unique(np.concatenate([keys, priced.new_a * k + priced.new_r]))
+            # priced pairs are new and distinct: a sort merges them
+            merged = np.sort(np.concatenate([keys, priced.new_a * k + priced.new_r]))
             a, r = merged // k, merged % k
             pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
         elif temperature <= schedule[-1][0]:
@@ -106,7 +109,9 @@ def reduce_by_prices(
         if out_of_time():
             break
     assert duals is not None
-    keep, free = clear_accounts(pairs, duals, margin)
+    keep, fixed, free = clear_accounts(pairs, duals, margin)
+    fixed_rep = np.full(model.n_accounts, -1, dtype=np.int64)
+    fixed_rep[: len(fixed)] = fixed
     count = np.diff(np.r_[pairs.starts, len(pairs.a)])
     typical_plan = float((np.add.reduceat(pairs.cost, pairs.starts) / count).sum())
     elastic = ELASTIC_PRICE * typical_plan / max(k, 1)
@@ -117,6 +122,8 @@ def reduce_by_prices(
         pairs.a,
         pairs.r,
         bound,
+        duals,
+        fixed_rep,
         free,
         rounds,
         evaluations,
@@ -124,9 +131,11 @@ def reduce_by_prices(
     )
 
 
-def clear_accounts(pairs: PairArrays, duals, margin: float) -> tuple[np.ndarray, int]:
-    """Pairs to keep (all of an unclear account's, the cheapest of a clear one's) and the
-    number of unclear accounts.
+def clear_accounts(
+    pairs: PairArrays, duals: Duals, margin: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pairs to keep (all of an unclear account's, the cheapest of a clear one's), each
+    account's fixed rep (-1 when unclear or without pairs) and the number of unclear accounts.
 
     An account is clear when its second-cheapest reduced cost exceeds its cheapest by more
     than ``margin`` × its mean candidate cost; ties are never clear.
@@ -142,4 +151,7 @@ def clear_accounts(pairs: PairArrays, duals, margin: float) -> tuple[np.ndarray,
     second = np.minimum.reduceat(np.where(at_best, np.inf, above), pairs.starts)
     clear = (n_best == 1) & (second > margin * np.maximum(unit, 1e-300))
     keep = ~clear[segment] | at_best
-    return keep, int((~clear).sum())
+    fixed = np.full(int(pairs.a.max()) + 1 if len(pairs.a) else 0, -1, dtype=np.int64)
+    chosen = clear[segment] & at_best
+    fixed[pairs.a[chosen]] = pairs.r[chosen]
+    return keep, fixed, int((~clear).sum())

@@ -41,6 +41,7 @@ from solvers.lagrangian import priced_ascent
 from solvers.lp_backends import HighsLP, PulpLP
 from solvers.pricing import Duals, all_pairs, pairs_below, price
 from solvers.repair import Violation, loads_of, repair, round_largest
+from solvers.restricted import reround, restricted_lp
 
 MIP_MAX_PAIRS = 150_000
 EXACT_WIDEN_MAX_PAIRS = 20_000  # tightest tolerance by MILP up to this many pairs, else by LP
@@ -273,18 +274,8 @@ def solve_balanced_assignment(
         reduced = reduce_by_prices(model, a0, r0, progress, lambda: lp_clock.left() <= 0)
         timings["dual"] = time.perf_counter() - t
         t = time.perf_counter()
-        lp = column_generation(
-            model,
-            solver,
-            reduced.pair_a,
-            reduced.pair_r,
-            "cost",
-            lp_clock,
-            progress,
-            model_file=model_file,
-            elastic=reduced.elastic_price,
-        )
-        lp.bound = max(lp.bound, reduced.bound)
+        lp, fixed_rep = restricted_lp(model, solver, reduced, lp_clock, progress)
+        reduced = replace(reduced, fixed_rep=fixed_rep)
     else:
         lp = column_generation(
             model, solver, a0, r0, "cost", lp_clock, progress, model_file=model_file
@@ -306,6 +297,17 @@ def solve_balanced_assignment(
     assignment, split = _integral(
         model, lp, None if reduced is None else (reduced.all_a, reduced.all_r)
     )
+    if reduced is not None and lp.converged and not _meets_all(model, assignment):
+        extra = (reduced.all_a, reduced.all_r)
+        assignment = reround(
+            model,
+            solver,
+            reduced,
+            assignment,
+            clock,
+            progress,
+            lambda shifted: _integral(model, shifted, extra)[0],
+        )
     timings["repair"] = time.perf_counter() - t
     objective = plan_cost(model, assignment)
     bound = lp.bound

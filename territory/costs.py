@@ -9,6 +9,7 @@ an account is locked to) cost ``+inf``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -216,7 +217,8 @@ class PairCosts:
         lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
         if lengths.sum() == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        local = np.fromiter((j for f in found for j in f), dtype=np.int64, count=int(lengths.sum()))
+        total = int(lengths.sum())
+        local = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=total)
         return np.repeat(accounts, lengths), reps[local]
 
     def reachable(self) -> np.ndarray:
