@@ -40,8 +40,14 @@ DUAL_SCHEDULE: tuple[tuple[float, float], ...] = (
     (0.003, 30.0),
     (0.001, 50.0),
     (0.001, 50.0),
+    (0.001, 50.0),
+    (0.001, 50.0),
+    (0.001, 50.0),
+    (0.001, 50.0),
 )
-DUAL_ITERATIONS = 40  # L-BFGS-B iterations per temperature
+# at the final temperature, stop once a round lifts the bound by less than this share
+SETTLED = 2e-4
+DUAL_ITERATIONS = 100  # L-BFGS-B iterations per round
 FIX_MARGIN = 0.01
 ELASTIC_PRICE = 100.0  # slack price: this many times the plan's cost per rep, per 100 % off
 
@@ -93,6 +99,7 @@ def reduce_by_prices(
         evaluations += result.evaluations
         keys = pairs.a * k + pairs.r
         priced = price(model, duals, "cost", keys)
+        gain = priced.bound - bound
         bound = max(bound, priced.bound)
         progress(
             "dual",
@@ -104,8 +111,8 @@ def reduce_by_prices(
             merged = np.sort(np.concatenate([keys, priced.new_a * k + priced.new_r]))
             a, r = merged // k, merged % k
             pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
-        elif temperature <= schedule[-1][0]:
-            break  # nothing left to price in at the final temperature
+        if temperature <= schedule[-1][0] and gain <= SETTLED * abs(bound):
+            break  # the final temperature's prices have settled
         if out_of_time():
             break
     assert duals is not None
