@@ -24,6 +24,8 @@ from solvers.backends import (
 from solvers.formulation import BalancedAssignment, Phase, build_problem
 from solvers.pricing import Duals, aggregate_duals, read_duals
 
+IPM_MIN_COLUMNS = 100_000
+
 
 @dataclass
 class LPSolve:
@@ -130,6 +132,7 @@ class HighsLP:
             self._add_slacks(elastic, n_assign)
         self.pair_a = np.zeros(0, np.int64)
         self.pair_r = np.zeros(0, np.int64)
+        self.solved = False
 
     def _add_slacks(self, price: float, n_assign: int) -> None:
         """One slack column per coupling row: +1 on >= rows, -1 on <= rows."""
@@ -202,8 +205,13 @@ class HighsLP:
         import highspy
 
         self.highs.setOptionValue("time_limit", float(max(time_limit, 1.0)))
+        # a cold start on a large LP: interior point (then crossover to a basis) beats the dual
+        # simplex there; re-solves after new columns start from the basis with the simplex
+        cold = not self.solved and len(self.pair_a) >= IPM_MIN_COLUMNS
+        self.highs.setOptionValue("solver", "ipm" if cold else "simplex")
         with stdout_silenced():
             self.highs.run()
+        self.solved = True
         status = self.highs.getModelStatus()
         statuses = highspy.HighsModelStatus
         n = len(self.pair_a)

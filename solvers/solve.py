@@ -297,7 +297,7 @@ def solve_balanced_assignment(
     assignment, split = _integral(
         model, lp, None if reduced is None else (reduced.all_a, reduced.all_r)
     )
-    if reduced is not None and lp.converged and not _meets_all(model, assignment):
+    if reduced is not None and clock.left() > 1 and not _meets_all(model, assignment):
         extra = (reduced.all_a, reduced.all_r)
         assignment = reround(
             model,
