@@ -62,7 +62,6 @@ class Reduced:
     all_r: np.ndarray
     bound: float  # Lagrangian bound over all pairs
     duals: Duals  # the prices the fixing used (``assign``: each account's cheapest reduced cost)
-    fixed_rep: np.ndarray  # rep of each fixed account, -1 for the others
     free_accounts: int
     rounds: int
     evaluations: int
@@ -116,9 +115,7 @@ def reduce_by_prices(
         if out_of_time():
             break
     assert duals is not None
-    keep, fixed, free = clear_accounts(pairs, duals, margin)
-    fixed_rep = np.full(model.n_accounts, -1, dtype=np.int64)
-    fixed_rep[: len(fixed)] = fixed
+    keep, free = clear_accounts(pairs, duals, margin)
     count = np.diff(np.r_[pairs.starts, len(pairs.a)])
     typical_plan = float((np.add.reduceat(pairs.cost, pairs.starts) / count).sum())
     elastic = ELASTIC_PRICE * typical_plan / max(k, 1)
@@ -130,7 +127,6 @@ def reduce_by_prices(
         pairs.r,
         bound,
         duals,
-        fixed_rep,
         free,
         rounds,
         evaluations,
@@ -138,11 +134,9 @@ def reduce_by_prices(
     )
 
 
-def clear_accounts(
-    pairs: PairArrays, duals: Duals, margin: float
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Pairs to keep (all of an unclear account's, the cheapest of a clear one's), each
-    account's fixed rep (-1 when unclear or without pairs) and the number of unclear accounts.
+def clear_accounts(pairs: PairArrays, duals: Duals, margin: float) -> tuple[np.ndarray, int]:
+    """Pairs to keep (all of an unclear account's, the cheapest of a clear one's) and the
+    number of unclear accounts.
 
     An account is clear when its second-cheapest reduced cost exceeds its cheapest by more
     than ``margin`` × its mean candidate cost; ties are never clear.
@@ -158,7 +152,4 @@ def clear_accounts(
     second = np.minimum.reduceat(np.where(at_best, np.inf, above), pairs.starts)
     clear = (n_best == 1) & (second > margin * np.maximum(unit, 1e-300))
     keep = ~clear[segment] | at_best
-    fixed = np.full(int(pairs.a.max()) + 1 if len(pairs.a) else 0, -1, dtype=np.int64)
-    chosen = clear[segment] & at_best
-    fixed[pairs.a[chosen]] = pairs.r[chosen]
-    return keep, fixed, int((~clear).sum())
+    return keep, int((~clear).sum())

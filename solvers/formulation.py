@@ -38,7 +38,7 @@ plan can reach.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
@@ -87,9 +87,6 @@ class BalancedAssignment:
     max_moved: float | None
     costs: PairOracle
     cost_scale: float = 1.0  # objective divided by this inside the solver, for its numerics
-    # loads of accounts decided outside this model (a restricted LP over the undecided
-    # accounts): taken off the right-hand sides of the coupling rows
-    committed: Committed | None = None
 
     @property
     def n_accounts(self) -> int:
@@ -126,9 +123,6 @@ class BalancedAssignment:
         if self.max_moved is not None:
             scale = max(self.max_moved, 1e-9 * float(self.potential.sum()) + 1e-12)
             rows.append(Row("max_moved", -1, "<=", self.max_moved, "moved", scale, 0.0))
-        if self.committed is not None:
-            committed = self.committed
-            rows = [replace(row, rhs=row.rhs - committed.load(row)) for row in rows]
         return rows
 
     def moved_matrix(self, a: np.ndarray, n_reps: int) -> np.ndarray:

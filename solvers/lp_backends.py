@@ -8,7 +8,7 @@ basis: at scale PuLP's rebuild and hand-off cost more than the solve itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from solvers.backends import (
     run_solver,
     stdout_silenced,
 )
-from solvers.formulation import BalancedAssignment, Phase, build_problem
+from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
 from solvers.pricing import Duals, aggregate_duals, read_duals
 
 IPM_MIN_COLUMNS = 100_000
@@ -133,6 +133,20 @@ class HighsLP:
         self.pair_a = np.zeros(0, np.int64)
         self.pair_r = np.zeros(0, np.int64)
         self.solved = False
+
+    def shift_rows(self, shift: Committed) -> None:
+        """Take ``shift``'s loads off the coupling rows' right-hand sides (from the model's)."""
+        import highspy
+
+        n_assign = len(self.accounts)
+        rows = [replace(row, rhs=row.rhs - shift.load(row)) for row in self.rows]
+        for i, row in enumerate(rows):
+            geq = row.sense == ">="
+            self.highs.changeRowBounds(
+                n_assign + i,
+                row.rhs if geq else -highspy.kHighsInf,
+                highspy.kHighsInf if geq else row.rhs,
+            )
 
     def _add_slacks(self, price: float, n_assign: int) -> None:
         """One slack column per coupling row: +1 on >= rows, -1 on <= rows."""

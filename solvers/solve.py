@@ -41,7 +41,7 @@ from solvers.lagrangian import priced_ascent
 from solvers.lp_backends import HighsLP, PulpLP
 from solvers.pricing import Duals, all_pairs, pairs_below, price
 from solvers.repair import Violation, loads_of, repair, round_largest
-from solvers.restricted import reround, restricted_lp
+from solvers.restricted import fixed_lp, reround
 
 MIP_MAX_PAIRS = 150_000
 EXACT_WIDEN_MAX_PAIRS = 20_000  # tightest tolerance by MILP up to this many pairs, else by LP
@@ -125,28 +125,32 @@ def column_generation(
     direct: bool = True,
     model_file: str | None = None,
     elastic: float | None = None,
+    backend: HighsLP | None = None,
 ) -> LPResult:
     """Solve the LP of ``phase`` over all allowed pairs by pricing in missing candidates.
 
     With HiGHS and the cost phase the LP stays in HiGHS between rounds (``HighsLP``) unless
     ``direct`` is False; otherwise PuLP rebuilds it each round (``PulpLP``). Same model.
-    ``elastic``: slack price of the coupling rows in the direct back-end (``HighsLP``).
+    ``elastic``: slack price of the coupling rows in the direct back-end (``HighsLP``);
+    ``backend``: a live ``HighsLP`` to continue from (its columns and basis are kept).
     """
     k = model.n_reps
-    backend: HighsLP | PulpLP
-    if direct and phase == "cost" and solver == "HiGHS":
-        backend = HighsLP(model, elastic=elastic)
+    lp_backend: HighsLP | PulpLP
+    if backend is not None:
+        lp_backend = backend
+    elif direct and phase == "cost" and solver == "HiGHS":
+        lp_backend = HighsLP(model, elastic=elastic)
     else:
-        backend = PulpLP(model, phase, solver)
+        lp_backend = PulpLP(model, phase, solver)
     bound = -np.inf
     last: LPResult | None = None
     for round_no in range(1, MAX_PRICING_ROUNDS + 1):
-        backend.set_pairs(pair_a, pair_r)
+        lp_backend.set_pairs(pair_a, pair_r)
         if model_file is not None:
-            backend.write(model_file)  # before solving, so a solver crash leaves it behind
-        solved = backend.solve(max(clock.left(), 1.0))
-        order = np.argsort(_pair_keys(backend.pair_a, backend.pair_r, k), kind="stable")
-        pair_a, pair_r = backend.pair_a[order], backend.pair_r[order]
+            lp_backend.write(model_file)  # before solving, so a solver crash leaves it behind
+        solved = lp_backend.solve(max(clock.left(), 1.0))
+        order = np.argsort(_pair_keys(lp_backend.pair_a, lp_backend.pair_r, k), kind="stable")
+        pair_a, pair_r = lp_backend.pair_a[order], lp_backend.pair_r[order]
         if solved.status != OPTIMAL or solved.duals is None:
             if last is not None and solved.status != INFEASIBLE:
                 last.status = solved.status
@@ -270,12 +274,12 @@ def solve_balanced_assignment(
     if fix_by_prices is None:
         fix_by_prices = solver == "HiGHS" and len(a0) > FIX_MIN_PAIRS
     reduced: Reduced | None = None
+    live: HighsLP | None = None
     if fix_by_prices:
         reduced = reduce_by_prices(model, a0, r0, progress, lambda: lp_clock.left() <= 0)
         timings["dual"] = time.perf_counter() - t
         t = time.perf_counter()
-        lp, fixed_rep = restricted_lp(model, solver, reduced, lp_clock, progress)
-        reduced = replace(reduced, fixed_rep=fixed_rep)
+        lp, live = fixed_lp(model, solver, reduced, lp_clock, progress)
     else:
         lp = column_generation(
             model, solver, a0, r0, "cost", lp_clock, progress, model_file=model_file
@@ -297,17 +301,19 @@ def solve_balanced_assignment(
     assignment, split = _integral(
         model, lp, None if reduced is None else (reduced.all_a, reduced.all_r)
     )
-    if reduced is not None and clock.left() > 1 and not _meets_all(model, assignment):
+    if live is not None and reduced is not None and clock.left() > 1:
         extra = (reduced.all_a, reduced.all_r)
-        assignment = reround(
-            model,
-            solver,
-            reduced,
-            assignment,
-            clock,
-            progress,
-            lambda shifted: _integral(model, shifted, extra)[0],
-        )
+        if not _meets_all(model, assignment):
+            assignment = reround(
+                model,
+                solver,
+                live,
+                lp,
+                assignment,
+                clock,
+                progress,
+                lambda shifted: _integral(model, shifted, extra)[0],
+            )
     timings["repair"] = time.perf_counter() - t
     objective = plan_cost(model, assignment)
     bound = lp.bound

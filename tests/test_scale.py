@@ -134,3 +134,30 @@ def test_elastic_rows_solve_a_candidate_set_that_cannot_meet_the_bands():
     assert sum(elastic.slack.values()) == pytest.approx(0.0, abs=1e-6)
     full = _full_lp(model, *all_pairs(model, 10**6))
     assert elastic.objective == pytest.approx(full.objective, rel=1e-7)
+
+
+def test_moving_bands_inward_in_the_live_lp_tightens_it():
+    """``HighsLP.shift_rows`` changes only the right-hand sides: a zero shift keeps the LP
+    value, and moving one rep's bands up makes its LP load follow."""
+    from solvers.formulation import Committed
+    from solvers.lp_backends import HighsLP
+
+    accounts, reps = _clustered(seed=6)
+    inputs = make_inputs(accounts, reps)
+    model, a, r = _model(inputs, AlignParams(tolerance=0.1))
+    live = HighsLP(model)
+    base = column_generation(model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live)
+    k = model.n_reps
+    live.shift_rows(Committed(np.zeros(k), np.zeros(k), 0.0))
+    same = column_generation(model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live)
+    assert same.objective == pytest.approx(base.objective, rel=1e-9)
+    up = np.zeros(k)
+    up[0] = -0.05 * model.pot_target[0]  # loads taken off: bands of rep 0 move up by 5 %
+    live.shift_rows(Committed(up, np.zeros(k), 0.0))
+    moved = column_generation(
+        model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live
+    )
+    load = float(
+        np.sum(moved.x[moved.pair_r == 0] * model.potential[moved.pair_a[moved.pair_r == 0]])
+    )
+    assert load >= (1 - model.tolerance + 0.05) * model.pot_target[0] * (1 - 1e-9)
