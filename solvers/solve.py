@@ -331,7 +331,9 @@ def solve_balanced_assignment(
         timings["neighbourhood"] = time.perf_counter() - t
         feasible = _meets_all(model, assignment)
         current_gap = _gap(objective, bound) if feasible else np.inf
-    want_mip = mip == "always" or (mip == "auto" and current_gap > gap)
+    # the MILP over a large instance's pairs does not finish: --mip auto leaves it to
+    # small instances (the price-fixing path is only taken on large ones)
+    want_mip = mip == "always" or (mip == "auto" and current_gap > gap and reduced is None)
     if want_mip and clock.left() > 1:
         t = time.perf_counter()
         nodes = None if mip == "always" else AUTO_MIP_NODES
