@@ -61,10 +61,6 @@ class Reduced:
     all_a: np.ndarray  # every candidate priced in (a superset, for repair)
     all_r: np.ndarray
     bound: float  # Lagrangian bound over all pairs
-    duals: Duals  # the prices the fixing used (``assign``: each account's cheapest reduced cost)
-    free_accounts: int
-    rounds: int
-    evaluations: int
     elastic_price: float
 
 
@@ -81,8 +77,6 @@ def reduce_by_prices(
     k = model.n_reps
     y = None
     bound = -np.inf
-    evaluations = 0
-    rounds = 0
     pairs = PairArrays.of(model, pair_a, pair_r, model.costs.cost(pair_a, pair_r))
     duals = None
     for rounds, (temperature, limit) in enumerate(schedule, start=1):
@@ -95,7 +89,6 @@ def reduce_by_prices(
             price_limit=limit,
         )
         y, duals = result.y, result.duals
-        evaluations += result.evaluations
         keys = pairs.a * k + pairs.r
         priced = price(model, duals, "cost", keys)
         gain = priced.bound - bound
@@ -103,7 +96,8 @@ def reduce_by_prices(
         progress(
             "dual",
             f"round {rounds}: bound {priced.bound:,.6g} over all pairs "
-            f"({result.bound:,.6g} over {len(keys):,} candidates), +{len(priced.new_a):,} pairs",
+            f"({result.bound:,.6g} over {len(keys):,} candidates, {result.evaluations} "
+            f"evaluations), +{len(priced.new_a):,} pairs",
         )
         if len(priced.new_a):
             # priced pairs are new and distinct: a sort merges them
@@ -120,18 +114,7 @@ def reduce_by_prices(
     typical_plan = float((np.add.reduceat(pairs.cost, pairs.starts) / count).sum())
     elastic = ELASTIC_PRICE * typical_plan / max(k, 1)
     progress("fix", f"{len(pairs.starts) - free:,} accounts fixed, {free:,} left to the LP")
-    return Reduced(
-        pairs.a[keep],
-        pairs.r[keep],
-        pairs.a,
-        pairs.r,
-        bound,
-        duals,
-        free,
-        rounds,
-        evaluations,
-        elastic,
-    )
+    return Reduced(pairs.a[keep], pairs.r[keep], pairs.a, pairs.r, bound, elastic)
 
 
 def clear_accounts(pairs: PairArrays, duals: Duals, margin: float) -> tuple[np.ndarray, int]:
