@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "<!-- end of generated section -->"
-STEP_ORDER = ("model", "candidates", "lp", "repair", "neighbourhood", "mip", "infeasibility")
+STEP_ORDER = (
+    "model",
+    "candidates",
+    "dual",
+    "lp",
+    "repair",
+    "neighbourhood",
+    "mip",
+    "infeasibility",
+)
 LP_PARTS = (
     ("build", "PuLP model build"),
     ("solver_call", "PuLP → HiGHS hand-off and read-back"),

@@ -8,7 +8,7 @@ basis: at scale PuLP's rebuild and hand-off cost more than the solve itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,8 +21,10 @@ from solvers.backends import (
     run_solver,
     stdout_silenced,
 )
-from solvers.formulation import BalancedAssignment, Phase, build_problem
+from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
 from solvers.pricing import Duals, aggregate_duals, read_duals
+
+IPM_MIN_COLUMNS = 100_000
 
 
 @dataclass
@@ -70,9 +72,17 @@ class PulpLP:
 
 
 class HighsLP:
-    """The cost-phase LP kept alive in HiGHS; new pairs are appended as columns."""
+    """The cost-phase LP kept alive in HiGHS; new pairs are appended as columns.
 
-    def __init__(self, model: BalancedAssignment, seed: int = 0) -> None:
+    ``elastic``: every coupling row also gets a slack column costing ``elastic`` (our units)
+    per unit of the row's scaled violation, so a candidate set that cannot meet the bands
+    still solves, with duals bounded by that price; pricing then brings in the pairs that
+    remove the slack (big-M phase 1). ``LPSolve.slack`` reports the slack left, per row.
+    """
+
+    def __init__(
+        self, model: BalancedAssignment, seed: int = 0, elastic: float | None = None
+    ) -> None:
         import highspy
 
         self.model = model
@@ -117,8 +127,45 @@ class HighsLP:
             np.zeros(0, np.int32),
             np.zeros(0),
         )
+        self.n_slack = 0
+        if elastic is not None and self.rows:
+            self._add_slacks(elastic, n_assign)
         self.pair_a = np.zeros(0, np.int64)
         self.pair_r = np.zeros(0, np.int64)
+        self.solved = False
+
+    def shift_rows(self, shift: Committed) -> None:
+        """Take ``shift``'s loads off the coupling rows' right-hand sides (from the model's)."""
+        import highspy
+
+        n_assign = len(self.accounts)
+        rows = [replace(row, rhs=row.rhs - shift.load(row)) for row in self.rows]
+        for i, row in enumerate(rows):
+            geq = row.sense == ">="
+            self.highs.changeRowBounds(
+                n_assign + i,
+                row.rhs if geq else -highspy.kHighsInf,
+                highspy.kHighsInf if geq else row.rhs,
+            )
+
+    def _add_slacks(self, price: float, n_assign: int) -> None:
+        """One slack column per coupling row: +1 on >= rows, -1 on <= rows."""
+        n = len(self.rows)
+        sign = np.array([1.0 if row.sense == ">=" else -1.0 for row in self.rows])
+        scale = np.array([max(row.scale, 1e-12) for row in self.rows])
+        # a unit of slack is a unit of the row's coefficient: its price is per scaled unit
+        cost = price / scale / self.model.cost_scale
+        self.highs.addCols(
+            n,
+            cost,
+            np.zeros(n),
+            np.full(n, np.inf),
+            n,
+            np.arange(n, dtype=np.int32),
+            (n_assign + np.arange(n)).astype(np.int32),
+            sign,
+        )
+        self.n_slack = n
 
     def set_pairs(self, pair_a: np.ndarray, pair_r: np.ndarray) -> None:
         """Append the pairs not yet in the model (pairs are only ever added)."""
@@ -171,9 +218,16 @@ class HighsLP:
     def solve(self, time_limit: float) -> LPSolve:
         import highspy
 
-        self.highs.setOptionValue("time_limit", float(max(time_limit, 1.0)))
+        # HiGHS's time limit counts its run clock, which adds up over the runs of one object
+        spent = float(self.highs.getRunTime())
+        self.highs.setOptionValue("time_limit", spent + float(max(time_limit, 1.0)))
+        # a cold start on a large LP: interior point (then crossover to a basis) beats the dual
+        # simplex there; re-solves after new columns start from the basis with the simplex
+        cold = not self.solved and len(self.pair_a) >= IPM_MIN_COLUMNS
+        self.highs.setOptionValue("solver", "ipm" if cold else "simplex")
         with stdout_silenced():
             self.highs.run()
+        self.solved = True
         status = self.highs.getModelStatus()
         statuses = highspy.HighsModelStatus
         n = len(self.pair_a)
@@ -190,8 +244,14 @@ class HighsLP:
             self.model, self.accounts, row_dual[:n_assign], self.rows, row_dual[n_assign:]
         )
         objective = float(self.highs.getInfo().objective_function_value) * scale
-        x = np.asarray(solution.col_value, dtype=float)
-        return LPSolve(OPTIMAL, objective, x, duals, {}, None)
+        values = np.asarray(solution.col_value, dtype=float)
+        x = values[self.n_slack :]
+        slack = (
+            {row.name: float(v) for row, v in zip(self.rows, values[: self.n_slack], strict=True)}
+            if self.n_slack
+            else {}
+        )
+        return LPSolve(OPTIMAL, objective, x, duals, slack, None)
 
     def write(self, path: str) -> None:
         """Write the current LP (MPS or LP by the file's suffix) for a bug report."""

@@ -69,6 +69,9 @@ def read_duals(model: BalancedAssignment, built: BuiltProblem) -> Duals:
     return aggregate_duals(model, accounts, assign, [row for row, _ in built.rows], row_duals)
 
 
+SPATIAL_GROUPS = 8  # reps split by price level for the ball queries of spatial pricing
+
+
 @dataclass(frozen=True)
 class PricingResult:
     bound: float
@@ -106,6 +109,10 @@ def price(
 
     ``in_set`` holds the sorted keys ``a * K + r`` of the current candidates.
     """
+    if phase == "cost" and len(in_set):
+        spatial = _price_spatial(model, duals, in_set, per_account, tolerance)
+        if spatial is not None:
+            return spatial
     k = model.n_reps
     bound = duals.rhs_term
     new_a: list[np.ndarray] = []
@@ -143,6 +150,83 @@ def price(
     cat_a = np.concatenate(new_a) if new_a else np.zeros(0, np.int64)
     cat_r = np.concatenate(new_r) if new_r else np.zeros(0, np.int64)
     return PricingResult(bound, cat_a, cat_r, most_negative)
+
+
+def _price_spatial(
+    model: BalancedAssignment,
+    duals: Duals,
+    in_set: np.ndarray,
+    per_account: int,
+    tolerance: float,
+) -> PricingResult | None:
+    r"""Exact pricing without visiting every pair: only pairs near enough can price out.
+
+    Let :math:`m_a` be account *a*'s cheapest reduced cost over its candidates (before
+    :math:`u_a`) and :math:`t_a = \max(m_a, u_a)`. A missing pair changes the bound or prices
+    out only if :math:`c_{ar} < t_a + p_a Y^p_r + w_a Y^w_r` (the moved price only adds), so
+    with the reps split into groups by price and :math:`Y_g` the group's largest prices, a ball
+    query per group with budget :math:`t_a + p_a Y^p_g + w_a Y^w_g` on the cost's distance
+    lower bound (``PairCosts.cheap_pairs``) finds every such pair. Same bound and pairs as the
+    dense pass.
+    """
+    cheap = getattr(model.costs, "cheap_pairs", None)
+    if cheap is None:
+        return None
+    k = model.n_reps
+    cand_a, cand_r = in_set // k, in_set % k
+    reduced = _reduced(model, duals, cand_a, cand_r, model.costs.cost(cand_a, cand_r))
+    m = np.full(model.n_accounts, np.inf)
+    np.minimum.at(m, cand_a, reduced)
+    accounts = np.flatnonzero(model.active & np.isfinite(m))
+    if len(accounts) < int(model.active.sum()):
+        return None  # an account without candidates: the dense pass covers it
+    p, w = model.potential[accounts], model.workload[accounts]
+    # pairs below m_a change the bound, pairs below u_a price out: search up to the larger
+    top = np.maximum(m[accounts], duals.assign[accounts])
+    level = duals.potential * float(p.mean()) + duals.workload * float(w.mean())
+    order = np.argsort(-level, kind="stable")
+    found_a, found_r = [], []
+    for group in np.array_split(order, min(SPATIAL_GROUPS, k)):
+        if len(group) == 0:
+            continue
+        budget = top + p * duals.potential[group].max() + w * duals.workload[group].max()
+        near = cheap(accounts, budget * (1 + 1e-9) + 1e-9, group)
+        if near is None:
+            return None
+        found_a.append(near[0])
+        found_r.append(near[1])
+    a = np.concatenate(found_a)
+    r = np.concatenate(found_r)
+    keys = a.astype(np.int64) * k + r
+    fresh = ~_contains(in_set, keys)
+    a, r = a[fresh], r[fresh]
+    rc = _reduced(model, duals, a, r, model.costs.cost(a, r))
+    ok = np.isfinite(rc)
+    a, r, rc = a[ok], r[ok], rc[ok]
+    best = m.copy()
+    np.minimum.at(best, a, rc)
+    bound = duals.rhs_term + float(best[accounts].sum())
+    rel = rc - duals.assign[a]
+    negative = rel < -tolerance * (1.0 + np.abs(duals.assign[a]))
+    a, r, rel = a[negative], r[negative], rel[negative]
+    most_negative = float(rel.min()) if len(rel) else 0.0
+    order = np.lexsort((r, rel, a))
+    a, r = a[order], r[order]
+    first = np.r_[True, a[1:] != a[:-1]] if len(a) else np.zeros(0, bool)
+    rank = np.arange(len(a)) - np.maximum.accumulate(np.where(first, np.arange(len(a)), 0))
+    keep = rank < per_account
+    return PricingResult(bound, a[keep], r[keep], most_negative)
+
+
+def _reduced(
+    model: BalancedAssignment, duals: Duals, a: np.ndarray, r: np.ndarray, cost: np.ndarray
+) -> np.ndarray:
+    """Reduced cost of pairs before :math:`u_a` (``+inf`` stays for forbidden pairs)."""
+    p = model.potential[a]
+    value = cost - p * duals.potential[r] - model.workload[a] * duals.workload[r]
+    if duals.moved:
+        value = value - duals.moved * p * model.is_move(a, r)
+    return value
 
 
 def pairs_below(

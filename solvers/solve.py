@@ -35,11 +35,13 @@ from solvers.backends import (
     make_solver,
     run_solver,
 )
+from solvers.fixing import Reduced, reduce_by_prices
 from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
 from solvers.lagrangian import priced_ascent
 from solvers.lp_backends import HighsLP, PulpLP
 from solvers.pricing import Duals, all_pairs, pairs_below, price
 from solvers.repair import Violation, loads_of, repair, round_largest
+from solvers.restricted import fixed_lp, reround
 
 MIP_MAX_PAIRS = 150_000
 EXACT_WIDEN_MAX_PAIRS = 20_000  # tightest tolerance by MILP up to this many pairs, else by LP
@@ -53,6 +55,7 @@ MAX_PRICING_ROUNDS = 50
 LP_TIME_SHARE = 0.6
 REP_CANDIDATE_FILL = 1.5  # each rep starts with nearest accounts worth 1.5 × its target
 OPTIMAL_GAP = 1e-6
+FIX_MIN_PAIRS = 150_000  # above this many candidates, fix clear accounts by prices first
 
 Progress = Callable[[str, str], None]
 
@@ -123,27 +126,33 @@ def column_generation(
     progress: Progress,
     direct: bool = True,
     model_file: str | None = None,
+    elastic: float | None = None,
+    backend: HighsLP | None = None,
 ) -> LPResult:
     """Solve the LP of ``phase`` over all allowed pairs by pricing in missing candidates.
 
     With HiGHS and the cost phase the LP stays in HiGHS between rounds (``HighsLP``) unless
     ``direct`` is False; otherwise PuLP rebuilds it each round (``PulpLP``). Same model.
+    ``elastic``: slack price of the coupling rows in the direct back-end (``HighsLP``);
+    ``backend``: a live ``HighsLP`` to continue from (its columns and basis are kept).
     """
     k = model.n_reps
-    backend: HighsLP | PulpLP
-    if direct and phase == "cost" and solver == "HiGHS":
-        backend = HighsLP(model)
+    lp_backend: HighsLP | PulpLP
+    if backend is not None:
+        lp_backend = backend
+    elif direct and phase == "cost" and solver == "HiGHS":
+        lp_backend = HighsLP(model, elastic=elastic)
     else:
-        backend = PulpLP(model, phase, solver)
+        lp_backend = PulpLP(model, phase, solver)
     bound = -np.inf
     last: LPResult | None = None
     for round_no in range(1, MAX_PRICING_ROUNDS + 1):
-        backend.set_pairs(pair_a, pair_r)
+        lp_backend.set_pairs(pair_a, pair_r)
         if model_file is not None:
-            backend.write(model_file)  # before solving, so a solver crash leaves it behind
-        solved = backend.solve(max(clock.left(), 1.0))
-        order = np.argsort(_pair_keys(backend.pair_a, backend.pair_r, k), kind="stable")
-        pair_a, pair_r = backend.pair_a[order], backend.pair_r[order]
+            lp_backend.write(model_file)  # before solving, so a solver crash leaves it behind
+        solved = lp_backend.solve(max(clock.left(), 1.0))
+        order = np.argsort(_pair_keys(lp_backend.pair_a, lp_backend.pair_r, k), kind="stable")
+        pair_a, pair_r = lp_backend.pair_a[order], lp_backend.pair_r[order]
         if solved.status != OPTIMAL or solved.duals is None:
             if last is not None and solved.status != INFEASIBLE:
                 last.status = solved.status
@@ -196,12 +205,22 @@ def column_generation(
     return last
 
 
-def _integral(model: BalancedAssignment, lp: LPResult) -> tuple[np.ndarray, int]:
-    """Round the LP and repair it; also count the accounts the LP split between reps."""
+def _integral(
+    model: BalancedAssignment, lp: LPResult, extra: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, int]:
+    """Round the LP and repair it; also count the accounts the LP split between reps.
+
+    ``extra``: more pairs repair may move accounts to (those the LP never saw).
+    """
     assignment = round_largest(model.n_accounts, lp.pair_a, lp.pair_r, lp.x)
     split = int(np.sum(np.bincount(lp.pair_a[lp.x > 1e-6], minlength=model.n_accounts) > 1))
-    cost = model.costs.cost(lp.pair_a, lp.pair_r)
-    return repair(model, assignment, lp.pair_a, lp.pair_r, cost), split
+    a, r = lp.pair_a, lp.pair_r
+    if extra is not None:
+        k = model.n_reps
+        keys = np.unique(np.concatenate([_pair_keys(a, r, k), _pair_keys(extra[0], extra[1], k)]))
+        a, r = keys // k, keys % k
+    cost = model.costs.cost(a, r)
+    return repair(model, assignment, a, r, cost), split
 
 
 def plan_cost(model: BalancedAssignment, assignment: np.ndarray) -> float:
@@ -221,10 +240,13 @@ def solve_balanced_assignment(
     mip: str = "auto",
     progress: Progress | None = None,
     model_file: str | None = None,
+    fix_by_prices: bool | None = None,
 ) -> SolveOutcome:
     """Find a plan for ``model`` and bound how far it can be from the best possible one.
 
     ``model_file``: write the LP handed to the solver there (MPS), for a bug report.
+    ``fix_by_prices``: shrink the LP with dual prices first (``fixing.py``); by default with
+    HiGHS once the candidates exceed ``FIX_MIN_PAIRS``, where the cold LP gets slow.
     """
     progress = progress or (lambda phase, detail: None)
     clock = Clock(time_limit)
@@ -251,7 +273,19 @@ def solve_balanced_assignment(
     t = time.perf_counter()
     # the LP gets a share of the time, so that a fallback plan can still be made if it stalls
     lp_clock = Clock(LP_TIME_SHARE * time_limit)
-    lp = column_generation(model, solver, a0, r0, "cost", lp_clock, progress, model_file=model_file)
+    if fix_by_prices is None:
+        fix_by_prices = solver == "HiGHS" and len(a0) > FIX_MIN_PAIRS
+    reduced: Reduced | None = None
+    live: HighsLP | None = None
+    if fix_by_prices:
+        reduced = reduce_by_prices(model, a0, r0, progress, lambda: lp_clock.left() <= 0)
+        timings["dual"] = time.perf_counter() - t
+        t = time.perf_counter()
+        lp, live = fixed_lp(model, solver, reduced, lp_clock, progress)
+    else:
+        lp = column_generation(
+            model, solver, a0, r0, "cost", lp_clock, progress, model_file=model_file
+        )
     if lp.status == INFEASIBLE:
         lp = _feasible_candidates(model, solver, a0, r0, clock, progress)
     timings["lp"] = time.perf_counter() - t
@@ -266,7 +300,22 @@ def solve_balanced_assignment(
         )
 
     t = time.perf_counter()
-    assignment, split = _integral(model, lp)
+    assignment, split = _integral(
+        model, lp, None if reduced is None else (reduced.all_a, reduced.all_r)
+    )
+    if live is not None and reduced is not None and clock.left() > 1:
+        extra = (reduced.all_a, reduced.all_r)
+        if not _meets_all(model, assignment):
+            assignment = reround(
+                model,
+                solver,
+                live,
+                lp,
+                assignment,
+                clock,
+                progress,
+                lambda shifted: _integral(model, shifted, extra)[0],
+            )
     timings["repair"] = time.perf_counter() - t
     objective = plan_cost(model, assignment)
     bound = lp.bound
@@ -284,7 +333,9 @@ def solve_balanced_assignment(
         timings["neighbourhood"] = time.perf_counter() - t
         feasible = _meets_all(model, assignment)
         current_gap = _gap(objective, bound) if feasible else np.inf
-    want_mip = mip == "always" or (mip == "auto" and current_gap > gap)
+    # the MILP over a large instance's pairs does not finish: --mip auto leaves it to
+    # small instances (the price-fixing path is only taken on large ones)
+    want_mip = mip == "always" or (mip == "auto" and current_gap > gap and reduced is None)
     if want_mip and clock.left() > 1:
         t = time.perf_counter()
         nodes = None if mip == "always" else AUTO_MIP_NODES

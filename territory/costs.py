@@ -9,6 +9,7 @@ an account is locked to, or forbidden by a scenario edit) cost ``+inf``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -188,6 +189,40 @@ class PairCosts:
         a_all, r_all = unique_pairs(np.concatenate(a_parts), np.concatenate(r_parts), self.n_reps)
         ok = np.isfinite(self.cost(a_all, r_all))
         return a_all[ok], r_all[ok]
+
+    def cheap_pairs(
+        self, accounts: np.ndarray, budget: np.ndarray, reps: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """A superset of the pairs (a, r), r in ``reps``, with cost at most ``budget`` per account.
+
+        The cost is at least ``weight × distance`` (or its square), so a ball query on the reps'
+        KD-tree finds them without touching every pair. None with a travel-time table (no
+        geometry to search); negative budgets select nothing.
+        """
+        if self.travel is not None:
+            return None
+        from scipy.spatial import cKDTree
+
+        from territory.geo import EARTH_RADIUS_KM, unit_vectors
+
+        ok = budget >= 0
+        accounts, budget = accounts[ok], budget[ok]
+        if len(accounts) == 0 or len(reps) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        reach = budget / self.weight[accounts]
+        km = np.sqrt(reach) if self.squared else reach
+        # chord length on the unit sphere for a great-circle distance, a little generous
+        angle = np.minimum(km / EARTH_RADIUS_KM, np.pi)
+        chord = 2.0 * np.sin(angle / 2.0) * (1 + 1e-9) + 1e-12
+        tree = cKDTree(unit_vectors(self.rep_lat[reps], self.rep_lon[reps]))
+        points = unit_vectors(self.acc_lat[accounts], self.acc_lon[accounts])
+        found = tree.query_ball_point(points, chord, return_sorted=False)
+        lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+        if lengths.sum() == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        total = int(lengths.sum())
+        local = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=total)
+        return np.repeat(accounts, lengths), reps[local]
 
     def reachable(self) -> np.ndarray:
         """Accounts with at least one allowed rep; the others are reported uncovered."""

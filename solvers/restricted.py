@@ -1,0 +1,117 @@
+r"""The LP started from the columns the prices leave: it converges to the full model's LP.
+
+After fixing (``fixing.py``) a fixed account has one column, its rep :math:`\phi_a`, and a free
+account all its candidates. Column generation on the *full* model from these columns
+(``solve.column_generation`` on a live ``HighsLP`` with elastic coupling rows, so a fixing that
+cannot meet the bands still solves) prices every pair of every account each round: a fixed
+account that some pair undercuts simply gets that column, so nothing stays wrongly fixed, and
+at convergence the LP value is the full model's. The fixed accounts are singleton rows with a
+single column, which HiGHS's presolve removes before the cold solve; later rounds restart
+from the basis.
+
+Rounding the split accounts can leave a rep a hair outside its band where a whole region is
+short (single-account repair moves cannot fix that: every neighbour sits on its own band).
+:func:`reround` moves the bands the rounded plan breaks inward by the violation (plus
+``SHIFT_MARGIN`` of the target, doubling on every try) in the same live LP, re-solves from its
+basis, and rounds and repairs again; the bound stays the unshifted LP's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from solvers.fixing import Reduced
+from solvers.formulation import BalancedAssignment, Committed
+from solvers.lp_backends import HighsLP
+
+if TYPE_CHECKING:
+    from solvers.solve import Clock, LPResult
+
+REROUND_ROUNDS = 6
+SHIFT_MARGIN = 1e-4  # of the target, on top of the violation
+
+
+def fixed_lp(
+    model: BalancedAssignment,
+    solver: str,
+    reduced: Reduced,
+    clock: Clock,
+    progress: Callable[[str, str], None],
+) -> tuple[LPResult, HighsLP]:
+    """Column generation on the full model from the fixing's columns; the live LP returned
+    too, for :func:`reround`."""
+    from solvers.solve import column_generation
+
+    backend = HighsLP(model, elastic=reduced.elastic_price)
+    lp = column_generation(
+        model,
+        solver,
+        reduced.pair_a,
+        reduced.pair_r,
+        "cost",
+        clock,
+        progress,
+        backend=backend,
+    )
+    lp.bound = max(lp.bound, reduced.bound)
+    return lp, backend
+
+
+def reround(
+    model: BalancedAssignment,
+    solver: str,
+    backend: HighsLP,
+    lp: LPResult,
+    assignment: np.ndarray,
+    clock: Clock,
+    progress: Callable[[str, str], None],
+    integral: Callable[[LPResult], np.ndarray],
+) -> np.ndarray:
+    """Move the bands a rounded plan breaks inward and round the LP again (see the module);
+    stops at the first plan meeting every band or after ``REROUND_ROUNDS`` tries."""
+    from solvers.repair import Violation, loads_of
+    from solvers.solve import column_generation
+
+    k = model.n_reps
+    shift = Committed(np.zeros(k), np.zeros(k), 0.0)
+    viol = Violation(model)
+    for attempt in range(1, REROUND_ROUNDS + 1):
+        loads = loads_of(model, assignment)
+        pot_need = np.where(
+            loads.potential < viol.p_lo, viol.p_lo - loads.potential, 0.0
+        ) - np.where(loads.potential > viol.p_hi, loads.potential - viol.p_hi, 0.0)
+        pad = SHIFT_MARGIN * model.pot_target
+        # a split account with most of its share on the rep rounds back the same way unless
+        # the move outgrows its share: the step doubles on every try
+        grow = 2.0 ** (attempt - 1)
+        shift.potential[:] -= grow * np.sign(pot_need) * (np.abs(pot_need) + pad)
+        if viol.w_lo is not None:
+            work_need = np.where(
+                loads.workload < viol.w_lo, viol.w_lo - loads.workload, 0.0
+            ) - np.where(loads.workload > viol.w_hi, loads.workload - viol.w_hi, 0.0)
+            pad_w = SHIFT_MARGIN * viol.w_scale
+            shift.workload[:] -= grow * np.sign(work_need) * (np.abs(work_need) + pad_w)
+        over_cap = np.where(np.isfinite(viol.cap), loads.workload - viol.cap, 0.0)
+        shift.workload[:] += grow * np.where(over_cap > 0, over_cap + SHIFT_MARGIN * viol.cap, 0.0)
+        if model.max_moved is not None and loads.moved > model.max_moved:
+            shift = replace(
+                shift,
+                moved=shift.moved
+                + grow * (loads.moved - model.max_moved + SHIFT_MARGIN * viol.m_scale),
+            )
+        broken = int((viol.rep(np.arange(k), loads.potential, loads.workload) > 1e-12).sum())
+        progress("reround", f"try {attempt}: the bands of {broken} reps moved inward")
+        backend.shift_rows(shift)
+        shifted = column_generation(
+            model, solver, lp.pair_a, lp.pair_r, "cost", clock, progress, backend=backend
+        )
+        if shifted.duals is None:
+            break
+        assignment = integral(shifted)
+        if viol.total(loads_of(model, assignment)) <= 1e-9 or clock.left() <= 0:
+            break
+    return assignment

@@ -1,0 +1,163 @@
+"""The large-instance path: smoothed dual prices, KD-tree pricing, fixing before the LP."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from solvers.dual import PairArrays, smoothed_ascent
+from solvers.pricing import Duals, all_pairs, price
+from solvers.solve import Clock, _meets_all, column_generation, solve_balanced_assignment
+from territory.align import align, build_model
+from territory.costs import PairCosts
+from territory.params import AlignParams
+from tests.conftest import brute_force, make_inputs
+from tests.test_pricing_and_infeasibility import _clustered
+
+
+def _model(inputs, params):
+    costs = PairCosts(inputs, params)
+    model = build_model(inputs, params, costs)
+    a, r = all_pairs(model, 10**6)
+    return replace(model, cost_scale=float(costs.cost(a, r).mean())), a, r
+
+
+def _full_lp(model, a, r):
+    return column_generation(model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None)
+
+
+def test_smoothed_dual_bound_is_valid_and_reaches_the_lp_value(tiny_inputs):
+    params = AlignParams()
+    optimum, _ = brute_force(tiny_inputs, params)
+    model, a, r = _model(tiny_inputs, params)
+    pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
+    result = smoothed_ascent(model, pairs, iterations=200)
+    lp = _full_lp(model, a, r)
+    assert result.bound <= optimum * (1 + 1e-9)
+    assert result.bound <= lp.objective * (1 + 1e-9)
+    assert result.bound == pytest.approx(lp.objective, rel=2e-3)
+    # over every pair, pricing gives the same bound: nothing is missing
+    assert price(model, result.duals, "cost", a * model.n_reps + r).bound == pytest.approx(
+        result.bound, rel=1e-9
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kd_tree_pricing_equals_the_dense_pass(seed, monkeypatch):
+    accounts, reps = _clustered(seed=seed)
+    for account in accounts[::4]:
+        account["current_rep"] = "r2"
+    inputs = make_inputs(accounts, reps)
+    params = AlignParams(candidates=2, max_distance=700.0, max_moved=0.4)
+    model, _, _ = _model(inputs, params)
+    a0, r0 = model.costs.initial_pairs()
+    keys = a0 * model.n_reps + r0
+    rng = np.random.default_rng(seed)
+    k = model.n_reps
+    scale = float(model.costs.cost(a0, r0).mean() / model.potential.mean())
+    duals = Duals(
+        rng.normal(0, scale, model.n_accounts) * model.potential,
+        rng.normal(0, scale, k),
+        rng.normal(0, scale, k) * 0.1,
+        -abs(rng.normal(0, scale)),
+        float(rng.normal(0, scale * 100)),
+    )
+    spatial = price(model, duals, "cost", keys)
+    monkeypatch.setattr(model.costs, "cheap_pairs", None, raising=False)
+    dense = price(model, duals, "cost", keys)
+    assert spatial.bound == pytest.approx(dense.bound, rel=1e-9)
+    np.testing.assert_array_equal(
+        np.sort(spatial.new_a * k + spatial.new_r), np.sort(dense.new_a * k + dense.new_r)
+    )
+
+
+def test_cheap_pairs_holds_every_pair_within_budget():
+    accounts, reps = _clustered(seed=4)
+    inputs = make_inputs(accounts, reps)
+    costs = PairCosts(inputs, AlignParams(distance="squared"))
+    n, k = inputs.n_accounts, inputs.n_reps
+    aa, rr = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+    cost = costs.cost(aa, rr).reshape(n, k)
+    budget = np.quantile(cost, 0.3, axis=1)
+    reps_subset = np.array([0, 2, 5])
+    found_a, found_r = costs.cheap_pairs(np.arange(n), budget, reps_subset)
+    found = set(zip(found_a.tolist(), found_r.tolist(), strict=True))
+    wanted = {(a, r) for a in range(n) for r in reps_subset.tolist() if cost[a, r] <= budget[a]}
+    assert wanted <= found
+
+
+def test_fixing_by_prices_gives_the_full_lp_and_a_feasible_plan():
+    accounts, reps = _clustered(seed=5)
+    inputs = make_inputs(accounts, reps)
+    params = AlignParams(candidates=2, tolerance=0.1)
+    exact = align(inputs, AlignParams(tolerance=0.1, mip="always", gap=0.0, time_limit=60))
+    assert exact.status == "optimal"
+    costs = PairCosts(inputs, params)
+    model = build_model(inputs, params, costs)
+    outcomes = {
+        fix: solve_balanced_assignment(model, mip="never", fix_by_prices=fix)
+        for fix in (False, True)
+    }
+    plain, fixed = outcomes[False], outcomes[True]
+    assert fixed.timings.get("dual") is not None  # the path ran
+    assert fixed.lp_objective == pytest.approx(plain.lp_objective, rel=1e-7)
+    assert fixed.lower_bound <= exact.objective * (1 + 1e-9)
+    assert fixed.lower_bound == pytest.approx(plain.lower_bound, rel=1e-7)
+    if fixed.status in ("optimal", "feasible"):
+        assert _meets_all(model, fixed.assignment)
+        assert fixed.objective >= exact.objective * (1 - 1e-9)
+
+
+def test_elastic_rows_solve_a_candidate_set_that_cannot_meet_the_bands():
+    """One candidate per account leaves the far rep's band unreachable: the plain LP is
+    infeasible, the elastic one solves with slack, and pricing then removes the slack."""
+    accounts, reps = _clustered(seed=3)
+    inputs = make_inputs(accounts, reps)
+    params = AlignParams(candidates=1)
+    model, _, _ = _model(inputs, params)
+    a0, r0 = model.costs.initial_pairs()
+    plain = column_generation(model, "HiGHS", a0, r0, "cost", Clock(60), lambda *_: None)
+    assert plain.status == "infeasible"
+    elastic = column_generation(
+        model,
+        "HiGHS",
+        a0,
+        r0,
+        "cost",
+        Clock(60),
+        lambda *_: None,
+        elastic=1e3 * plain.bound if np.isfinite(plain.bound) and plain.bound > 0 else 1e9,
+    )
+    assert elastic.status == "optimal" and elastic.converged
+    assert sum(elastic.slack.values()) == pytest.approx(0.0, abs=1e-6)
+    full = _full_lp(model, *all_pairs(model, 10**6))
+    assert elastic.objective == pytest.approx(full.objective, rel=1e-7)
+
+
+def test_moving_bands_inward_in_the_live_lp_tightens_it():
+    """``HighsLP.shift_rows`` changes only the right-hand sides: a zero shift keeps the LP
+    value, and moving one rep's bands up makes its LP load follow."""
+    from solvers.formulation import Committed
+    from solvers.lp_backends import HighsLP
+
+    accounts, reps = _clustered(seed=6)
+    inputs = make_inputs(accounts, reps)
+    model, a, r = _model(inputs, AlignParams(tolerance=0.1))
+    live = HighsLP(model)
+    base = column_generation(model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live)
+    k = model.n_reps
+    live.shift_rows(Committed(np.zeros(k), np.zeros(k), 0.0))
+    same = column_generation(model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live)
+    assert same.objective == pytest.approx(base.objective, rel=1e-9)
+    up = np.zeros(k)
+    up[0] = -0.05 * model.pot_target[0]  # loads taken off: bands of rep 0 move up by 5 %
+    live.shift_rows(Committed(up, np.zeros(k), 0.0))
+    moved = column_generation(
+        model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live
+    )
+    load = float(
+        np.sum(moved.x[moved.pair_r == 0] * model.potential[moved.pair_a[moved.pair_r == 0]])
+    )
+    assert load >= (1 - model.tolerance + 0.05) * model.pot_target[0] * (1 - 1e-9)
