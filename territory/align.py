@@ -22,6 +22,7 @@ from territory.metrics import (
     inherited,
     moved,
     plan_metrics,
+    rep_ids_of,
     rep_table,
 )
 from territory.params import AlignParams
@@ -85,7 +86,7 @@ class Plan:
         acc = self.inputs.accounts
         reps = self.inputs.reps["rep_id"].to_numpy(dtype=object)
         a = self.assignment
-        rep_id = np.where(a >= 0, reps[np.maximum(a, 0)], "")
+        rep_id = rep_ids_of(a, reps)
         mv = moved(a, self.facts.current)
         change = np.select(
             [a < 0, mv, inherited(a, self.facts.current)],

@@ -17,13 +17,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from solvers.backends import INFEASIBLE, OPTIMAL, TIME_LIMIT, canonical_name, make_solver
+from solvers.backends import (
+    ERROR,
+    INFEASIBLE,
+    OPTIMAL,
+    TIME_LIMIT,
+    canonical_name,
+    make_solver,
+)
 from solvers.districting import Districting, locate_allocate, solve_districting
 from solvers.solve import SolveOutcome
 from territory.adjacency import Adjacency, connect_parts, contiguous, unit_adjacency
 from territory.align import Plan
 from territory.geo import haversine_km
-from territory.metrics import PlanFacts, fte_targets
+from territory.metrics import PlanFacts, fte_targets, rep_ids_of
 from territory.params import AlignParams
 from territory.unit_inputs import UnitInputs
 
@@ -88,7 +95,7 @@ class UnitPlan(Plan):
         t = self._account_territory()
         reps = self.inputs.reps
         ids = reps["rep_id"].to_numpy(dtype=object)
-        rep_id = np.where(t >= 0, ids[np.maximum(t, 0)], "")
+        rep_id = rep_ids_of(t, ids)
         position = {r: i for i, r in enumerate(reps["rep_id"])}
         today = np.array([position.get(v, -1) for v in acc["current_rep"]], dtype=np.int64)
         if ui.greenfield:
@@ -348,6 +355,13 @@ def design(
         )
         timings["solve"] = time.perf_counter() - t
     infeasibility = None
+    if result is not None and result.assignment is None and result.status != INFEASIBLE:
+        result.status = ERROR
+        result.message = (
+            f"no plan found within --time-limit {params.time_limit:g} s"
+            + (" (no contiguous plan yet)" if options.contiguity else "")
+            + "; raise --time-limit or widen --tolerance. The lower bound found is recorded."
+        )
     if result is None or result.status == INFEASIBLE:
         t = time.perf_counter()
         result, infeasibility = _widen(model, params, solver, graph_used, reasons, progress)

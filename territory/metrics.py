@@ -36,6 +36,14 @@ class PlanFacts:
         return len(self.fte)
 
 
+def rep_ids_of(assignment: np.ndarray, rep_ids: np.ndarray) -> np.ndarray:
+    """Each account's rep id ('' when uncovered)."""
+    out = np.full(len(assignment), "", dtype=object)
+    on = assignment >= 0
+    out[on] = rep_ids[assignment[on]]
+    return out
+
+
 def rep_totals(assignment: np.ndarray, values: np.ndarray, n_reps: int) -> np.ndarray:
     on = assignment >= 0
     return np.bincount(assignment[on], weights=values[on], minlength=n_reps)

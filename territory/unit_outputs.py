@@ -21,7 +21,7 @@ SLIVER = CONTACT_TOLERANCE  # slivers narrower than this between units are close
 
 def unit_table(plan: UnitPlan) -> pd.DataFrame:
     """One row per unit: its territory, measures (own plus accounts) and distance."""
-    from territory.metrics import distances_km
+    from territory.metrics import distances_km, rep_ids_of
 
     units = plan.inputs.accounts
     reps = plan.inputs.reps["rep_id"].to_numpy(dtype=object)
@@ -29,7 +29,7 @@ def unit_table(plan: UnitPlan) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "unit_id": units["unit_id"].to_numpy(),
-            "rep_id": np.where(a >= 0, reps[np.maximum(a, 0)], ""),
+            "rep_id": rep_ids_of(a, reps),
             "previous_rep": units["current_rep"].to_numpy(),
             "accounts": units["accounts"].to_numpy(),
             "potential": units["potential"].to_numpy(),
