@@ -33,7 +33,7 @@ from maps.layers import (
 from maps.offline import external_references, make_offline
 from maps.run_files import normalise_assignments, normalise_reps, read_run
 from maps.styling import UNCOVERED_COLOUR, greedy_colours
-from maps.territories import build_territories
+from maps.territories import Territories, build_territories, unit_territories
 from maps.text import esc
 from maps.widgets import Legend, SummaryPanel, summary_rows
 
@@ -97,7 +97,8 @@ def write_html(html: str, out_file: Path) -> Path:
 def write_map(run_dir: Path, out_file: Path, *, tiles: str | None = None) -> Path:
     """Read the run in ``run_dir`` and write its map to ``out_file`` (one self-contained page)."""
     run = read_run(run_dir)  # already normalised
-    m = assemble_map(run.assignments, run.reps, run.info, "Territory plan", tiles)
+    areas = unit_territories(Path(run_dir) / "territories.geojson")
+    m = assemble_map(run.assignments, run.reps, run.info, "Territory plan", tiles, areas=areas)
     finish(m)
     return write_html(render_html(m), out_file)
 
@@ -129,6 +130,7 @@ def assemble_map(
     height: str = "100%",
     roster: pd.DataFrame | None = None,
     previous_label: str | None = None,
+    areas: Territories | None = None,
 ) -> folium.Map:
     """Build the map from normalised tables, without fixing ids (see :func:`finish`).
 
@@ -136,6 +138,8 @@ def assemble_map(
     (a district page); previous territories are drawn for previous reps on it.
     ``previous_label`` renames the (then shown) previous-territory overlay, e.g. to
     "Baseline territories" on a change map whose ``previous_rep`` is the baseline's rep.
+    ``areas``: territory polygons to draw instead of those derived from the accounts (the
+    dissolved units of a unit-based run).
     """
     run_info = run_info if isinstance(run_info, dict) else {}
     if "radius_px" not in accounts.columns:
@@ -143,7 +147,7 @@ def assemble_map(
     if "change_code" not in accounts.columns:
         accounts = accounts.assign(change_code=change_codes(accounts))
     rep_ids = sorted((set(reps["rep_id"]) | set(accounts["rep_id"])) - {""})
-    territories = build_territories(accounts)
+    territories = areas if areas is not None else build_territories(accounts)
     colours = greedy_colours(rep_ids, territories.neighbours)
     by_rep = {str(rep): rows for rep, rows in accounts.groupby("rep_id", sort=True)}
 

@@ -10,6 +10,7 @@ so that cells are not stretched east-west away from the equator.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,21 @@ def build_territories(assignments: pd.DataFrame, column: str = "rep_id") -> Terr
         clipped = shapely.intersection(merged, area)
         unscaled = shapely.transform(clipped, lambda xy: xy / np.array([scale, 1.0]))
         polygonal = _polygonal(shapely.set_precision(unscaled, GRID))
+        if polygonal is not None:
+            shapes[rep] = polygonal
+    return Territories(shapes=shapes, neighbours=_adjacency(shapes))
+
+
+def unit_territories(path: Path) -> Territories | None:
+    """The dissolved unit polygons of a unit-based run (``territories.geojson``), if any."""
+    if not path.exists():
+        return None
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(path)
+    shapes: dict[str, BaseGeometry] = {}
+    for rep, geometry in zip(frame["rep_id"].astype(str), frame.geometry, strict=True):
+        polygonal = _polygonal(shapely.set_precision(geometry, GRID)) if geometry else None
         if polygonal is not None:
             shapes[rep] = polygonal
     return Territories(shapes=shapes, neighbours=_adjacency(shapes))
