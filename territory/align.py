@@ -113,7 +113,11 @@ class Plan:
         return pd.concat([front, carried], axis=1)
 
 
-def facts_of(inputs: AlignmentInputs, coverable: np.ndarray | None = None) -> PlanFacts:
+def facts_of(
+    inputs: AlignmentInputs,
+    coverable: np.ndarray | None = None,
+    planar: tuple[np.ndarray, np.ndarray] | None = None,
+) -> PlanFacts:
     reps = inputs.reps
     return PlanFacts(
         potential=inputs.potential,
@@ -126,6 +130,7 @@ def facts_of(inputs: AlignmentInputs, coverable: np.ndarray | None = None) -> Pl
         capacity=reps["capacity"].to_numpy(float),
         current=inputs.current,
         coverable=np.ones(inputs.n_accounts, dtype=bool) if coverable is None else coverable,
+        planar=planar,
     )
 
 

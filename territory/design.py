@@ -28,7 +28,7 @@ from solvers.backends import (
 from solvers.districting import Districting, locate_allocate, solve_districting
 from solvers.solve import SolveOutcome
 from territory.adjacency import Adjacency, connect_parts, contiguous, unit_adjacency
-from territory.align import Plan
+from territory.align import Plan, facts_of
 from territory.geo import haversine_km
 from territory.metrics import PlanFacts, fte_targets, rep_ids_of
 from territory.params import AlignParams
@@ -550,19 +550,7 @@ def _facts(ui: UnitInputs, inputs, coverable: np.ndarray) -> PlanFacts:
             ui.layer.xy_km,
             _project(ui, reps["lat"].to_numpy(float), reps["lon"].to_numpy(float)),
         )
-    return PlanFacts(
-        potential=inputs.potential,
-        workload=inputs.workload,
-        acc_lat=ui.units["lat"].to_numpy(float),
-        acc_lon=ui.units["lon"].to_numpy(float),
-        rep_lat=reps["lat"].to_numpy(float),
-        rep_lon=reps["lon"].to_numpy(float),
-        fte=reps["fte"].to_numpy(float),
-        capacity=reps["capacity"].to_numpy(float),
-        current=inputs.current,
-        coverable=coverable,
-        planar=planar,
-    )
+    return facts_of(inputs, coverable, planar)
 
 
 def unit_objective(plan: Plan, params: AlignParams) -> float | None:
