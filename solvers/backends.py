@@ -170,19 +170,22 @@ def _holds_solution(info: Any) -> bool:
     return bool(info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible)
 
 
-def _highs_report(prob: pulp.LpProblem, model: Any, seconds: float) -> SolveReport:
+def highs_status(model: Any, is_mip: bool) -> tuple[str, bool, float | None]:
+    """Our status, whether a plan is held, and the proven bound, read from a highspy model.
+
+    A run stopped by a work limit (nodes, solutions, iterations) with a plan is ``feasible``;
+    only the clock makes ``time_limit``.
+    """
     import highspy
 
     status = model.getModelStatus()
     info = model.getInfo()
     statuses = highspy.HighsModelStatus
-    objective = float(info.objective_function_value)
     has_solution = _holds_solution(info)
-    is_mip = prob.isMIP()
     bound: float | None = None
     if status == statuses.kOptimal:
         ours = OPTIMAL
-        bound = float(info.mip_dual_bound) if is_mip else objective
+        bound = float(info.mip_dual_bound if is_mip else info.objective_function_value)
     elif status in (statuses.kInfeasible, statuses.kUnboundedOrInfeasible):
         ours, has_solution = INFEASIBLE, False
     elif status == statuses.kTimeLimit:
@@ -193,6 +196,15 @@ def _highs_report(prob: pulp.LpProblem, model: Any, seconds: float) -> SolveRepo
         ours = ERROR
     if is_mip and bound is None and math.isfinite(info.mip_dual_bound):
         bound = float(info.mip_dual_bound)
+    return ours, has_solution, bound
+
+
+def _highs_report(prob: pulp.LpProblem, model: Any, seconds: float) -> SolveReport:
+    is_mip = prob.isMIP()
+    ours, has_solution, bound = highs_status(model, is_mip)
+    info = model.getInfo()
+    objective = float(info.objective_function_value)
+    status = model.getModelStatus()
     return SolveReport(
         ours,
         has_solution,

@@ -12,14 +12,13 @@ by pricing all pairs with numpy against the LP duals (see :meth:`HighsDistrictin
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solvers.backends import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIME_LIMIT, stdout_silenced
+from solvers.backends import highs_status, stdout_silenced
 
 if TYPE_CHECKING:
     from solvers.districting import Districting
@@ -318,23 +317,8 @@ class HighsDistricting:
         seconds = time.perf_counter() - start
         status = h.getModelStatus()
         info = h.getInfo()
-        statuses = highspy.HighsModelStatus
         scale = self.model.cost_scale
-        has_solution = bool(info.primal_solution_status == 2)
-        bound: float | None = None
-        if status == statuses.kOptimal:
-            ours = OPTIMAL
-            bound = float(info.mip_dual_bound if integer else info.objective_function_value)
-        elif status in (statuses.kInfeasible, statuses.kUnboundedOrInfeasible):
-            ours, has_solution = INFEASIBLE, False
-        elif status in (statuses.kTimeLimit, statuses.kSolutionLimit, statuses.kIterationLimit):
-            ours = TIME_LIMIT
-        elif has_solution:
-            ours = FEASIBLE
-        else:
-            ours = ERROR
-        if integer and bound is None and math.isfinite(info.mip_dual_bound):
-            bound = float(info.mip_dual_bound)
+        ours, has_solution, bound = highs_status(h, integer)
         objective = float(info.objective_function_value) * scale if has_solution else None
         return HighsReport(
             ours,
