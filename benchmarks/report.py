@@ -44,7 +44,8 @@ def write_report(out: Path, meta: dict[str, Any], records: list[dict[str, Any]])
 def render(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
     """The generated part of the page."""
     parts = [_header(meta), _instances(records), _ours(records), _timings(records)]
-    parts += [_baselines(records), _problems(records), _logs(records), _reproduce(meta)]
+    parts += [_floor(records), _newcomer(meta, records), _baselines(records)]
+    parts += [_problems(records), _logs(records), _reproduce(meta)]
     return "\n\n".join(p for p in parts if p)
 
 
@@ -194,6 +195,11 @@ def _baselines(records: list[dict[str, Any]]) -> str:
             d = a["data"]
             ours = d["metrics"].get("potential_weighted_distance")
             entries.append(("**ours**", {"metrics": d["metrics"], "seconds": d["align_seconds"]}))
+        new = rec.get("newcomer") or {}
+        if new.get("ok") and new["data"].get("metrics"):
+            d = new["data"]
+            seconds = d["build_seconds"] + d["solve_seconds"]
+            entries.append(("newcomer PuLP + CBC", {"metrics": d["metrics"], "seconds": seconds}))
         base = rec.get("baselines")
         if base and base["ok"]:
             entries += list(base["data"].items())
@@ -229,12 +235,132 @@ def _baselines(records: list[dict[str, Any]]) -> str:
     return head + "\n\n" + "\n".join(lines)
 
 
+def _floor(records: list[dict[str, Any]]) -> str:
+    if not any(rec.get("floor") for rec in records):
+        return ""
+    names = [r["instance"] for r in records]
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, fn: Any) -> None:
+        cells = []
+        for rec in records:
+            job = rec.get("floor") or {}
+            cells.append(fn(job["data"], rec) if job.get("ok") else _failed(job))
+        rows.append((label, cells))
+
+    def ratio(key: str) -> Any:
+        return lambda d, rec: _times(rec.get("comparison", {}).get(key))
+
+    row("candidate pairs", lambda d, rec: d.get("pairs_source", "—"))
+    row("columns × rows (nonzeros)", _lp_size)
+    row("algorithm (iterations)", _algorithm)
+    row("HiGHS status", lambda d, rec: str(d.get("status")))
+    row("LP objective vs our LP", _floor_vs_ours)
+    row("build: arrays + `passModel` (s)", _floor_build)
+    row("solve: `Highs.run` (s)", lambda d, rec: _seconds(d.get("solve_seconds")))
+    row("floor total (s)", lambda d, rec: _seconds(d.get("total_seconds")))
+    row("ours: align total (s)", lambda d, rec: _seconds(_data(rec).get("align_seconds")))
+    row("ours: LP phase, `dual` + `lp` (s)", lambda d, rec: _seconds(_lp_phase(rec)))
+    row("**ratio: align total / floor total**", ratio("align_over_floor"))
+    row("**ratio: LP phase / floor solve** (target ≤ 1.5×)", _target)
+    head = (
+        "## Bare highspy floor\n\nBaseline (c): the LP our run ended with, its final candidate "
+        "pairs (so its optimum is our LP relaxation value), built as scipy CSC arrays and "
+        "passed straight to `highspy.Highs` (`passModel`), solved once from cold with our "
+        "settings (`threads=1`, the same objective scale, interior point from "
+        "100,000 columns and dual simplex below, as our direct back-end's first solve). Each "
+        "band is one ranged row. No modelling layer and no pricing rounds: the floor for this "
+        "formulation on this machine (`benchmarks/floor.py`). Our LP phase includes every "
+        "pricing round, the pricing itself and, at scale, the dual fixing."
+    )
+    return head + "\n\n" + _table(["", *names], rows)
+
+
+def _newcomer(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    if not any(rec.get("newcomer") for rec in records):
+        return ""
+    header = [
+        "instance",
+        "binary variables",
+        "rows",
+        "build (s)",
+        "solve (s)",
+        "CBC status",
+        "objective",
+        "vs our plan",
+        "gap to our bound",
+        "potential index",
+        "workload index",
+        "balanced",
+        "peak memory",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for rec in records:
+        job = rec.get("newcomer")
+        if not job:
+            continue
+        if "skipped" in job:
+            lines.append(_newcomer_skipped(rec["instance"], job))
+            continue
+        if not job.get("ok"):
+            lines.append(f"| {rec['instance']} | {_failed(job)} |" + " |" * (len(header) - 2))
+            continue
+        d = job["data"]
+        cmp = rec.get("comparison", {})
+        m = d.get("metrics") or {}
+        status = f"{d['status']} / {d['solution_status']}"
+        cells = [
+            rec["instance"],
+            f"{d['variables']:,}",
+            f"{d['constraints']:,}",
+            _seconds(d["build_seconds"]),
+            _seconds(d["solve_seconds"]),
+            status,
+            _num(d.get("objective")),
+            _signed_pct(cmp.get("newcomer_vs_our_objective")),
+            _pct(cmp.get("newcomer_gap_to_our_bound"), 2),
+            _range(m, "potential_index"),
+            _range(m, "workload_index"),
+            f"{_yes(m.get('balanced'))} / {_yes(m.get('workload_balanced'))}" if m else "—",
+            _mib(d.get("rss_peak_mib")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    limit = meta.get("newcomer_time_limit")
+    head = (
+        "## Newcomer PuLP + CBC\n\nBaseline (a): the same model written the way a newcomer "
+        "writes PuLP (`benchmarks/newcomer.py`): a binary variable for every allowed account × "
+        "rep pair made one at a time in Python loops (`prob.add_variable`), one `lpSum` per "
+        "constraint (the same choose-one rows, ±5 % potential and ±10 % workload bands, "
+        'capacities and data as ours), solved by CBC through `pulp.getSolver("PULP_CBC_CMD", '
+        f"timeLimit={limit if limit is None else f'{limit:.0f}'}, msg=False)`. Build is the "
+        "Python model; solve is PuLP writing the MPS file, CBC and reading back. Status is "
+        'PuLP\'s `status` / `sol_status` (PuLP calls a time-limited run "Optimal"; '
+        '"Solution Found" means CBC stopped at its limit with a plan). The plan is '
+        "re-scored by our metric functions; the gap is to our all-pairs lower bound. Above "
+        f"{meta.get('newcomer_max_pairs', 0):,} pairs it is not run: the row gives the "
+        "variable count and the build time and memory scaled from the largest run."
+    )
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _newcomer_skipped(instance: str, job: dict[str, Any]) -> str:
+    est = job["skipped"]
+    text = f"not run (above {job.get('max_pairs', 0):,} pairs)"
+    if est.get("build_seconds") is not None:
+        text += (
+            f"; scaled from {est.get('from_instance')}: build ≈ "
+            f"{_seconds(est['build_seconds'])} s, memory ≈ {_mib(est.get('rss_mib'))}, "
+            "and CBC would stop at its limit on the LP relaxation"
+        )
+    return f"| {instance} | {est['variables']:,} | {text} |" + " |" * 10
+
+
 def _problems(records: list[dict[str, Any]]) -> str:
     lines = []
     for rec in records:
-        for kind in ("align", "baselines"):
+        for kind in ("align", "baselines", "floor", "newcomer"):
             job = rec.get(kind)
-            if job and not job["ok"]:
+            if job and "skipped" not in job and not job["ok"]:
                 lines.append(f"- **{rec['instance']} {kind}**: {_short(job['error'], 600)}")
             elif kind == "align" and job and job["data"].get("message"):
                 lines.append(f"- {rec['instance']}: {job['data']['message']}")
@@ -400,6 +526,56 @@ def _loadavg(rec: dict[str, Any]) -> str:
 
 def _wall(job: dict[str, Any]) -> str:
     return _seconds(job.get("wall"))
+
+
+def _failed(job: dict[str, Any]) -> str:
+    if not job:
+        return "—"
+    error = job.get("error") or ""
+    return "**killed (hard limit)**" if error.startswith("killed") else "**error**"
+
+
+def _times(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def _signed_pct(share: float | None) -> str:
+    return "—" if share is None else f"{100.0 * share:+.2f} %"
+
+
+def _lp_size(d: dict[str, Any], rec: dict[str, Any]) -> str:
+    return f"{d['columns']:,} × {d['rows']:,} ({d['nonzeros']:,})"
+
+
+def _algorithm(d: dict[str, Any], rec: dict[str, Any]) -> str:
+    if d.get("algorithm") == "ipm":
+        return f"ipm ({d['ipm_iterations']:,} + {d['crossover_iterations']:,} crossover)"
+    return f"dual simplex ({d['simplex_iterations']:,})"
+
+
+def _floor_vs_ours(d: dict[str, Any], rec: dict[str, Any]) -> str:
+    diff = rec.get("comparison", {}).get("floor_vs_our_lp")
+    return "—" if diff is None else f"{100.0 * diff:+.2e} %"
+
+
+def _floor_build(d: dict[str, Any], rec: dict[str, Any]) -> str:
+    return f"{_seconds(d['arrays_seconds'])} + {_seconds(d['pass_seconds'])}"
+
+
+def _lp_phase(rec: dict[str, Any]) -> float | None:
+    if not rec["align"]["ok"]:
+        return None
+    timings = _data(rec).get("timings", {})
+    if "lp" not in timings:
+        return None
+    return float(timings["lp"] + timings.get("dual", 0.0))
+
+
+def _target(d: dict[str, Any], rec: dict[str, Any]) -> str:
+    value = rec.get("comparison", {}).get("lp_phase_over_floor_solve")
+    if value is None:
+        return "—"
+    return _times(value) + ("" if value <= 1.5 else " **(not met)**")
 
 
 def _short(text: str | None, limit: int = 200) -> str:

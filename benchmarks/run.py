@@ -1,9 +1,12 @@
 """Run the benchmark instances, each in a fresh process, and write ``docs/benchmarks.md``.
 
-Every instance runs twice in its own ``spawn`` process: once for ``align`` (so the process's
-peak resident memory, ``ru_maxrss``, belongs to that instance alone) and once for the
-baselines. The parent polls the child's peak RSS from ``/proc`` and kills it past a hard wall
-clock, so a run that overruns or dies still leaves a row saying so.
+Every instance runs in its own ``spawn`` processes: one for ``align`` (so the process's
+peak resident memory, ``ru_maxrss``, belongs to that instance alone), one for the simple
+baselines, one for the newcomer's PuLP + CBC model (``newcomer.py``) and one for the bare
+``highspy`` floor (``floor.py``), which solves the LP the ``align`` process ended with (its
+candidate pairs travel through a temporary ``.npz`` file). The parent polls the child's peak
+RSS from ``/proc`` and kills it past a hard wall clock, so a run that overruns or dies still
+leaves a row saying so.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import queue
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -26,18 +30,23 @@ from typing import Any
 import numpy as np
 
 from benchmarks.generate import DEFAULT_SEED, SIZES, generate_size, parse_size
+from benchmarks.newcomer import NEWCOMER_MAX_PAIRS
+
+NEWCOMER_TIME_LIMIT = 60.0  # CBC seconds per instance for baseline (a)
 
 SAMPLE = "sample"
 
 
 @dataclass
 class Job:
-    """One child process's work: ``align`` or ``baselines`` on one instance."""
+    """One child process's work: ``align``, ``baselines``, ``newcomer`` or ``floor`` on one
+    instance. ``pairs_file``: where ``align`` saves its final LP pairs and ``floor`` reads them."""
 
     kind: str
     instance: str
     seed: int
     time_limit: float
+    pairs_file: str | None = None
 
 
 @dataclass
@@ -85,13 +94,20 @@ def _rss_mib() -> float:
 def _child(job: Job, out: Any) -> None:
     """Child process entry point: run ``job`` and put events and one result on ``out``."""
     try:
-        data = _align_job(job, out) if job.kind == "align" else _baseline_job(job)
+        jobs = {
+            "align": lambda: _align_job(job, out),
+            "baselines": lambda: _baseline_job(job),
+            "newcomer": lambda: _newcomer_job(job),
+            "floor": lambda: _floor_job(job),
+        }
+        data = jobs[job.kind]()
         out.put(("result", data))
     except BaseException:  # noqa: BLE001 - report anything, the parent decides
         out.put(("error", traceback.format_exc()))
 
 
 def _align_job(job: Job, out: Any) -> dict[str, Any]:
+    from benchmarks.floor import LPCapture
     from benchmarks.profile import Profiler
     from territory.align import align
     from territory.params import AlignParams
@@ -106,6 +122,9 @@ def _align_job(job: Job, out: Any) -> dict[str, Any]:
     rss_loaded = _rss_mib()
     profiler = Profiler(notify=event)
     profiler.install()
+    capture = LPCapture()
+    if job.pairs_file is not None:
+        capture.install()
     params = AlignParams(time_limit=job.time_limit)
     load_before = os.getloadavg()[0]
     cpu = _cpu_seconds()
@@ -142,6 +161,16 @@ def _align_job(job: Job, out: Any) -> dict[str, Any]:
             mip=outcome.mip,
             neighbourhood=getattr(outcome, "neighbourhood", None),
         )
+    if job.pairs_file is not None and capture.last is not None:
+        lp = capture.last
+        np.savez(
+            job.pairs_file,
+            pair_a=lp.pair_a,
+            pair_r=lp.pair_r,
+            objective=np.nan if lp.objective is None else lp.objective,
+            cost_scale=lp.cost_scale,
+            converged=lp.converged,
+        )
     return _plain(data)
 
 
@@ -170,6 +199,63 @@ def _baseline_job(job: Job) -> dict[str, Any]:
     out["drifted incumbent"] = _baseline_row(
         plan.metrics(), plan.objective, time.perf_counter() - t
     )
+    return _plain(out)
+
+
+def _instance_model(job: Job) -> tuple[Any, Any, Any, Any]:
+    """Inputs, default parameters, pair costs and model arrays of the job's instance."""
+    from territory.align import build_model
+    from territory.costs import PairCosts
+    from territory.params import AlignParams
+
+    inputs, _ = load_instance(job.instance, job.seed)
+    params = AlignParams()
+    costs = PairCosts(inputs, params)
+    return inputs, params, costs, build_model(inputs, params, costs)
+
+
+def _newcomer_job(job: Job) -> dict[str, Any]:
+    """Baseline (a): the all-pairs PuLP model solved by CBC, scored by our metric functions."""
+    from benchmarks.newcomer import solve_newcomer
+    from territory.align import Plan, facts_of, plan_objective
+
+    inputs, params, costs, model = _instance_model(job)
+    out = solve_newcomer(model, job.time_limit)
+    assignment = out.pop("assignment")
+    out["instance"] = job.instance
+    out["rss_peak_mib"] = _rss_mib()
+    if out["has_solution"]:
+        plan = Plan(inputs, params, assignment, facts_of(inputs, model.active), None)
+        out["metrics"] = plan.metrics()
+        out["objective"] = plan_objective(costs, assignment)
+    return _plain(out)
+
+
+def _floor_job(job: Job) -> dict[str, Any]:
+    """Baseline (c): our run's final LP (or, failing that, the initial pairs) in bare highspy."""
+    from benchmarks.floor import run_floor
+
+    _, _, costs, model = _instance_model(job)
+    source = "final candidate pairs of our LP"
+    ours: dict[str, Any] = {}
+    path = Path(job.pairs_file) if job.pairs_file else None
+    if path is not None and path.exists():
+        with np.load(path) as saved:
+            pair_a, pair_r = saved["pair_a"], saved["pair_r"]
+            cost_scale = float(saved["cost_scale"])
+            ours = {
+                "lp_objective": float(saved["objective"]),
+                "converged": bool(saved["converged"]),
+            }
+    else:
+        source = "initial candidate pairs (nearest reps + current rep; our LP pairs unavailable)"
+        pair_a, pair_r = costs.initial_pairs()
+        pair_a, pair_r = pair_a[model.active[pair_a]], pair_r[model.active[pair_a]]
+        cost_scale = max(float(np.mean(costs.cost(pair_a, pair_r))), 1e-9) if len(pair_a) else 1.0
+    out = run_floor(model, pair_a, pair_r, cost_scale, job.time_limit)
+    out["pairs_source"] = source
+    out.update(ours)
+    out["rss_peak_mib"] = _rss_mib()
     return _plain(out)
 
 
@@ -374,6 +460,10 @@ def run_all(
     baselines: bool = True,
     json_path: Path | None = None,
     command: str = "",
+    newcomer: bool = True,
+    floor: bool = True,
+    newcomer_time_limit: float = NEWCOMER_TIME_LIMIT,
+    newcomer_max_pairs: int = NEWCOMER_MAX_PAIRS,
 ) -> list[dict[str, Any]]:
     """Run every size, rewriting ``out`` after each instance; returns the records."""
     from benchmarks.report import write_report
@@ -383,34 +473,106 @@ def run_all(
     code = code_version()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     records: list[dict[str, Any]] = []
-    for name in sizes:
-        print(f"{name}: align (time limit {time_limit:.0f} s, hard {hard:.0f} s)", file=sys.stderr)
-        job = Job("align", name, seed, time_limit)
-        solved = run_job(job, hard)
-        record: dict[str, Any] = {
-            "instance": name,
-            "shape": instance_shape(name),
-            "align": _record(solved),
-        }
-        if baselines:
-            print(f"{name}: baselines", file=sys.stderr)
-            base = run_job(Job("baselines", name, seed, time_limit), hard)
-            record["baselines"] = _record(base)
-        records.append(record)
-        meta = {
-            "machine": info,
-            "date": started,
-            "command": command,
-            "code": code,
-            "seed": seed,
-            "time_limit": time_limit,
-            "hard_limit": hard,
-        }
-        write_report(out, meta, records)
-        if json_path is not None:
-            json_path.write_text(json.dumps({"meta": meta, "records": records}, indent=1))
-        print(f"{name}: done in {solved.wall:.1f} s; wrote {out}", file=sys.stderr)
+    meta = {
+        "machine": info,
+        "date": started,
+        "command": command,
+        "code": code,
+        "seed": seed,
+        "time_limit": time_limit,
+        "hard_limit": hard,
+        "newcomer_time_limit": newcomer_time_limit if newcomer else None,
+        "newcomer_max_pairs": newcomer_max_pairs,
+    }
+    with tempfile.TemporaryDirectory(prefix="territory-bench-") as scratch:
+        for name in sizes:
+            print(
+                f"{name}: align (time limit {time_limit:.0f} s, hard {hard:.0f} s)", file=sys.stderr
+            )
+            pairs_file = str(Path(scratch) / f"{name}-pairs.npz") if floor else None
+            solved = run_job(Job("align", name, seed, time_limit, pairs_file), hard)
+            record: dict[str, Any] = {
+                "instance": name,
+                "shape": instance_shape(name),
+                "align": _record(solved),
+            }
+            if baselines:
+                print(f"{name}: baselines", file=sys.stderr)
+                base = run_job(Job("baselines", name, seed, time_limit), hard)
+                record["baselines"] = _record(base)
+            if floor:
+                print(f"{name}: bare highspy floor", file=sys.stderr)
+                record["floor"] = _record(
+                    run_job(Job("floor", name, seed, time_limit, pairs_file), hard)
+                )
+            if newcomer:
+                record["newcomer"] = _newcomer(
+                    name, seed, newcomer_time_limit, newcomer_max_pairs, records
+                )
+            record["comparison"] = compare(record)
+            records.append(record)
+            write_report(out, meta, records)
+            if json_path is not None:
+                json_path.write_text(json.dumps({"meta": meta, "records": records}, indent=1))
+            print(f"{name}: done in {solved.wall:.1f} s; wrote {out}", file=sys.stderr)
     return records
+
+
+def _newcomer(
+    name: str, seed: int, limit: float, max_pairs: int, done: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Run the newcomer's model, or, above ``max_pairs`` pairs, estimate it from the largest
+    one measured so far in this run."""
+    from benchmarks.newcomer import estimate
+
+    n, k = instance_shape(name)
+    pairs = (n or 0) * (k or 0)
+    if pairs > max_pairs:
+        measured = [
+            r["newcomer"]["data"]
+            for r in done
+            if r.get("newcomer", {}).get("ok") and r["newcomer"]["data"].get("variables")
+        ]
+        largest = max(measured, key=lambda d: d["variables"]) if measured else None
+        print(f"{name}: newcomer not run ({pairs:,} binary variables)", file=sys.stderr)
+        return {"skipped": estimate(pairs, largest), "max_pairs": max_pairs}
+    # the build is Python loops and CBC overruns its limit: give it room, then kill it
+    newcomer_hard = 2 * limit + 120
+    print(
+        f"{name}: newcomer PuLP + CBC (CBC limit {limit:.0f} s, hard {newcomer_hard:.0f} s)",
+        file=sys.stderr,
+    )
+    return _record(run_job(Job("newcomer", name, seed, limit), newcomer_hard))
+
+
+def compare(record: dict[str, Any]) -> dict[str, float | None]:
+    """Our times as ratios to the floor's, and the newcomer's gap to our all-pairs bound."""
+    out: dict[str, float | None] = {}
+    align = record["align"]
+    ours = align["data"] if align.get("ok") else {}
+    floor = record.get("floor") or {}
+    fl = floor.get("data") if floor.get("ok") else None
+    if ours and fl and fl.get("optimal"):
+        timings = ours.get("timings", {})
+        lp_phase = timings.get("lp", 0.0) + timings.get("dual", 0.0)
+        out["align_over_floor"] = _ratio(ours.get("align_seconds"), fl.get("total_seconds"))
+        out["lp_phase_over_floor_solve"] = _ratio(lp_phase, fl.get("solve_seconds"))
+        if ours.get("lp_objective") is not None and fl.get("objective") is not None:
+            out["floor_vs_our_lp"] = fl["objective"] / ours["lp_objective"] - 1.0
+    new = record.get("newcomer") or {}
+    nd = new.get("data") if new.get("ok") else None
+    bound = ours.get("lower_bound") if ours else None
+    if nd and nd.get("objective") is not None and bound is not None:
+        out["newcomer_gap_to_our_bound"] = (nd["objective"] - bound) / max(
+            abs(nd["objective"]), 1e-12
+        )
+        if ours.get("objective"):
+            out["newcomer_vs_our_objective"] = nd["objective"] / ours["objective"] - 1.0
+    return out
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return None if num is None or not den else num / den
 
 
 def _record(result: JobResult) -> dict[str, Any]:
