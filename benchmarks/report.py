@@ -394,7 +394,8 @@ def _reproduce(meta: dict[str, Any]) -> str:
         f"`{' '.join(words)}` from the repository root (each instance runs in a fresh process; "
         "add `--json results.json` for the raw figures). Instances are deterministic per "
         "`--seed`; sizes: `sample`, `small` (10k × 50), `medium` (100k × 500), `large` "
-        "(1M × 2,000) or `NxK`."
+        "(1M × 2,000) or `NxK`. `--no-newcomer` and `--no-floor` skip baselines (a) and (c); "
+        "`--newcomer-time-limit` sets CBC's limit."
     )
 
 

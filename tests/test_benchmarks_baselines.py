@@ -60,12 +60,20 @@ def test_newcomer_and_ours_reach_the_same_optimum(params: AlignParams) -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
-    [AlignParams(), AlignParams(max_moved=0.25, workload_tolerance=None)],
-    ids=["default bands", "moved cap, capacity only"],
+    ("params", "fix_by_prices"),
+    [
+        (AlignParams(), False),
+        (AlignParams(max_moved=0.25, workload_tolerance=None), False),
+        (AlignParams(), True),
+    ],
+    ids=["default bands", "moved cap, capacity only", "price-fixing path"],
 )
-def test_floor_lp_equals_our_lp_on_the_same_pairs(params: AlignParams) -> None:
-    inputs = _generated(300, 6)
+def test_floor_lp_equals_our_lp_on_the_same_pairs(
+    params: AlignParams, fix_by_prices: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if fix_by_prices:  # the large-instance path (dual fixing, elastic live LP) on a small one
+        monkeypatch.setattr("solvers.solve.FIX_MIN_PAIRS", 0)
+    inputs = _generated(150, 5)
     capture = LPCapture()
     capture.install()
     try:
@@ -74,7 +82,7 @@ def test_floor_lp_equals_our_lp_on_the_same_pairs(params: AlignParams) -> None:
         capture.uninstall()
     lp = capture.last
     assert lp is not None and lp.objective is not None and lp.converged
-    assert plan.outcome is not None
+    assert plan.outcome is not None and ("dual" in plan.outcome.timings) == fix_by_prices
     assert lp.objective == pytest.approx(plan.outcome.lp_objective, rel=1e-12)
     _, model = _model(inputs, params)
     floor = run_floor(model, lp.pair_a, lp.pair_r, lp.cost_scale, time_limit=30)
