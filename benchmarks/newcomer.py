@@ -125,7 +125,7 @@ def estimate(n_pairs: int, measured: dict[str, Any] | None) -> dict[str, Any]:
 
     Build time and memory grow with the number of variables (one Python object each), so the
     per-variable rates of the largest run of this benchmark are scaled linearly; CBC's time is
-    not estimated (it would stop at its limit long before an optimum).
+    not estimated.
     """
     out: dict[str, Any] = {"variables": n_pairs}
     if measured and measured.get("variables"):

@@ -349,8 +349,8 @@ def _newcomer_skipped(instance: str, job: dict[str, Any]) -> str:
     if est.get("build_seconds") is not None:
         text += (
             f"; scaled from {est.get('from_instance')}: build ≈ "
-            f"{_seconds(est['build_seconds'])} s, memory ≈ {_mib(est.get('rss_mib'))}, "
-            "and CBC would stop at its limit on the LP relaxation"
+            f"{_seconds(est['build_seconds'])} s, memory ≈ {_mib(est.get('rss_mib'))} "
+            "(CBC's time not estimated)"
         )
     return f"| {instance} | {est['variables']:,} | {text} |" + " |" * 10
 

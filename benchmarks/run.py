@@ -11,6 +11,7 @@ leaves a row saying so.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import multiprocessing as mp
@@ -18,6 +19,7 @@ import os
 import platform
 import queue
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,7 +94,13 @@ def _rss_mib() -> float:
 
 
 def _child(job: Job, out: Any) -> None:
-    """Child process entry point: run ``job`` and put events and one result on ``out``."""
+    """Child process entry point: run ``job`` and put events and one result on ``out``.
+
+    The child leads its own process group, so a kill also ends the solver processes it starts
+    (PuLP runs CBC as a subprocess, which would otherwise outlive it and hold a core).
+    """
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
     try:
         jobs = {
             "align": lambda: _align_job(job, out),
@@ -250,7 +258,8 @@ def _floor_job(job: Job) -> dict[str, Any]:
     else:
         source = "initial candidate pairs (nearest reps + current rep; our LP pairs unavailable)"
         pair_a, pair_r = costs.initial_pairs()
-        pair_a, pair_r = pair_a[model.active[pair_a]], pair_r[model.active[pair_a]]
+        keep = model.active[pair_a]
+        pair_a, pair_r = pair_a[keep], pair_r[keep]
         cost_scale = max(float(np.mean(costs.cost(pair_a, pair_r))), 1e-9) if len(pair_a) else 1.0
     out = run_floor(model, pair_a, pair_r, cost_scale, job.time_limit)
     out["pairs_source"] = source
@@ -337,37 +346,49 @@ def run_job(job: Job, hard_limit: float, log: Any = sys.stderr) -> JobResult:
     proc.start()
     result = JobResult(job, ok=False)
     finished = False
-    while not finished:
-        try:
-            message = messages.get(timeout=0.5)
-        except queue.Empty:
-            message = None
-        if proc.pid is not None:
-            hwm = _vm_hwm_mib(proc.pid)
-            if hwm is not None:
-                result.peak_rss_mib = max(result.peak_rss_mib or 0.0, hwm)
-        elapsed = time.perf_counter() - start
-        if message is not None:
-            finished = _take(result, message, log)
-        elif not proc.is_alive():
-            result.error = f"the process ended without a result (exit code {proc.exitcode})"
-            if proc.exitcode == -9:
-                result.error += "; killed by signal 9, likely out of memory"
-            finished = True
-        elif elapsed > hard_limit:
-            proc.kill()
-            last = result.events[-1] if result.events else (0.0, "start", "")
-            result.error = (
-                f"killed by the benchmark after {elapsed:.0f} s (hard limit {hard_limit:.0f} s); "
-                f"last progress at {last[0]:.0f} s: {last[1]} {last[2]}".rstrip()
-            )
-            finished = True
+    try:
+        while not finished:
+            try:
+                message = messages.get(timeout=0.5)
+            except queue.Empty:
+                message = None
+            if proc.pid is not None:
+                hwm = _vm_hwm_mib(proc.pid)
+                if hwm is not None:
+                    result.peak_rss_mib = max(result.peak_rss_mib or 0.0, hwm)
+            elapsed = time.perf_counter() - start
+            if message is not None:
+                finished = _take(result, message, log)
+            elif not proc.is_alive():
+                result.error = f"the process ended without a result (exit code {proc.exitcode})"
+                if proc.exitcode == -9:
+                    result.error += "; killed by signal 9, likely out of memory"
+                finished = True
+            elif elapsed > hard_limit:
+                _kill_group(proc)
+                last = result.events[-1] if result.events else (0.0, "start", "")
+                result.error = (
+                    f"killed by the benchmark after {elapsed:.0f} s (hard limit "
+                    f"{hard_limit:.0f} s); last progress at {last[0]:.0f} s: {last[1]} {last[2]}"
+                ).rstrip()
+                finished = True
+    except BaseException:  # Ctrl-C or a parent failure: leave no solver running
+        _kill_group(proc)
+        raise
     proc.join(timeout=30)
     if proc.is_alive():
-        proc.kill()
+        _kill_group(proc)
         proc.join()
     result.wall = time.perf_counter() - start
     return result
+
+
+def _kill_group(proc: Any) -> None:
+    """Kill a child and every process in its group (the solvers it started)."""
+    if proc.pid is not None:
+        with contextlib.suppress(OSError):  # not (yet) a group leader, or already gone
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()
 
 
 def _take(result: JobResult, message: tuple, log: Any) -> bool:
@@ -557,7 +578,8 @@ def compare(record: dict[str, Any]) -> dict[str, float | None]:
         lp_phase = timings.get("lp", 0.0) + timings.get("dual", 0.0)
         out["align_over_floor"] = _ratio(ours.get("align_seconds"), fl.get("total_seconds"))
         out["lp_phase_over_floor_solve"] = _ratio(lp_phase, fl.get("solve_seconds"))
-        if ours.get("lp_objective") is not None and fl.get("objective") is not None:
+        same_pairs = "lp_objective" in fl  # the floor solved our final LP, not a fallback
+        if same_pairs and ours.get("lp_objective") is not None and fl.get("objective"):
             out["floor_vs_our_lp"] = fl["objective"] / ours["lp_objective"] - 1.0
     new = record.get("newcomer") or {}
     nd = new.get("data") if new.get("ok") else None
