@@ -271,7 +271,9 @@ def _floor(records: list[dict[str, Any]]) -> str:
         "100,000 columns and dual simplex below, as our direct back-end's first solve). Each "
         "band is one ranged row. No modelling layer and no pricing rounds: the floor for this "
         "formulation on this machine (`benchmarks/floor.py`). Our LP phase includes every "
-        "pricing round, the pricing itself and, at scale, the dual fixing."
+        "pricing round, the pricing itself and, at scale, the dual fixing. Both sides are wall "
+        "times of single-threaded HiGHS: on a busy machine (see the CPU share and load "
+        "average above) the ratios move by tenths, while the iteration count does not."
     )
     return head + "\n\n" + _table(["", *names], rows)
 
