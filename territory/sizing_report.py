@@ -41,6 +41,7 @@ def write_png(table: pd.DataFrame, path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), dpi=100, sharex=True)
     x = table["reps"].to_numpy(dtype=float)
@@ -65,7 +66,9 @@ def write_png(table: pd.DataFrame, path: Path, title: str) -> None:
             ax.axhline(100.0, color="#cccccc", linewidth=1)
             finite = y[np.isfinite(y)]
             low = min(float(finite.min()) if len(finite) else 100.0, 100.0)
-            ax.set_ylim(low - 2, max(110.0, low + 5))
+            high = float(np.nanmax(ratio)) if np.isfinite(ratio).any() else 100.0
+            ax.set_ylim(low - 2, max(105.0, min(high, 200.0) + 4))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("headcount (reps)")
         ax.set_ylabel(label)
         ax.grid(True, color="#e5e5e5")
@@ -100,7 +103,8 @@ def _panel_svg(table: pd.DataFrame, fld: str, scale: float, label: str) -> str:
         f'<rect x="{left}" y="{top}" width="{width - left - right}" '
         f'height="{height - top - bottom}" fill="#fff" stroke="#ccc"/>',
     ]
-    for v in _ticks(x0 + pad_x, x1 - pad_x):
+    x_ticks = x.tolist() if len(x) <= 12 else _ticks(x0 + pad_x, x1 - pad_x)
+    for v in x_ticks:
         parts.append(
             f'<text x="{sx(v):.1f}" y="{height - bottom + 16}" class="tick" '
             f'text-anchor="middle">{v:.3g}</text>'
