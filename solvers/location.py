@@ -20,11 +20,11 @@ tolerances :math:`t, t_w`, capacity :math:`Q_c`. Variables: :math:`o_c \in \{0, 
 
 Points are divisible (a point stands for many accounts), so only the opening decisions are
 integer: the bands can be met exactly whatever the aggregation, and the account-level alignment
-that follows decides who serves each account. Only the pairs of each point with its nearest
-sites (and of each site with the points nearest to it) are columns; that, and the aggregation,
-make the chosen sites a heuristic for the account-level problem even when this MILP is solved
-to optimality. The MILP is solved by HiGHS with one thread, a node limit (a work limit that
-repeats) and a time limit.
+that follows decides who serves each account. :func:`locate_allocate` (Hess's alternation with
+an LP split) gives the sites; with ``mip_nodes`` the MILP over every pair, started from them,
+improves them where it can and proves a lower bound of this aggregated model. Both are solved by
+HiGHS with one thread; the MILP stops at a node limit (a work limit that repeats) or a time
+limit. The sites stay a heuristic for the account-level problem either way.
 """
 
 from __future__ import annotations

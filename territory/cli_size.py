@@ -200,9 +200,8 @@ def _print_table(sizing: Any, out_dir: Path) -> None:
 
     view = Table(title="sizing (coverage × balance × travel)", title_justify="left")
     for name in ("reps", "status", "pot. idx", "work idx", "km", "cap/work", "covered",
-                 "over", "cap", "s", ""):  # fmt: skip
+                 "over", "cap", ""):  # fmt: skip
         view.add_column(name, justify="left" if name in ("status", "cap", "") else "right")
-    seconds = {r.size: r.seconds for r in sizing.results}
     for _, r in sizing.table.iterrows():
         view.add_row(
             str(r["reps"]),
@@ -214,7 +213,6 @@ def _print_table(sizing: Any, out_dir: Path) -> None:
             f"{100 * r['workload_coverage']:.1f}%",
             str(r["reps_over_capacity"]),
             "imposed" if r["capacity_imposed"] else "measured",
-            f"{seconds[int(r['reps'])]:.1f}",
             "recommended" if r["recommended"] else ("" if r["balanced"] else "not balanced"),
         )
     out.print(view)
