@@ -30,6 +30,7 @@ from territory.cli_compare import compare_command
 from territory.cli_explain import explain_command
 from territory.cli_goals import goals_command
 from territory.cli_run import run_command
+from territory.cli_size import size_command
 from territory.cli_sweep import sweep_command
 from territory.columns import ColumnMap
 from territory.console import err, out
@@ -47,6 +48,7 @@ cli.add_command(sweep_command)
 cli.add_command(compare_command)
 cli.add_command(goals_command)
 cli.add_command(explain_command)
+cli.add_command(size_command)
 
 
 @cli.command()

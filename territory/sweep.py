@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,9 @@ KNEE_RULE = (
     "every criterion scaled to [0, 1] over the front; ties go to the first point"
 )
 Report = Callable[[int, int, Plan], None]
+S = TypeVar("S")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -107,21 +111,59 @@ def solve_point(job: SweepJob, params: AlignParams) -> PointResult:
     )
 
 
-_WORKER_JOB: SweepJob | None = None
+_WORKER: tuple[Callable[[Any, Any], Any], Any] | None = None
 
 
-def _init_worker(job: SweepJob) -> None:
-    global _WORKER_JOB
-    _WORKER_JOB = job
+def _init_worker(func: Callable[[Any, Any], Any], shared: Any) -> None:
+    global _WORKER
+    _WORKER = (func, shared)
 
 
-def _solve_in_worker(params: AlignParams) -> PointResult:
-    assert _WORKER_JOB is not None
-    return solve_point(_WORKER_JOB, params)
+def _call_in_worker(item: Any) -> Any:
+    assert _WORKER is not None
+    func, shared = _WORKER
+    return func(shared, item)
 
 
 def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
+
+
+def run_parallel(
+    func: Callable[[S, T], R],
+    shared: S,
+    items: Sequence[T],
+    done: Callable[[int, R], None],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> None:
+    """``done(i, func(shared, items[i]))`` for every item, as they finish: on the Dask
+    scheduler at ``scheduler`` when given, else on a local pool of ``workers`` processes (one:
+    in this process). ``func`` must be a top-level function (it is pickled); ``shared`` is
+    sent once per worker."""
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise UsageError("--workers must be at least 1.")
+    if scheduler is not None:
+        _run_dask(func, shared, items, scheduler, done)
+    elif workers == 1 or len(items) == 1:
+        for i, item in enumerate(items):
+            done(i, func(shared, item))
+    else:
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded solver process
+        pool = ProcessPoolExecutor(
+            min(workers, len(items)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(func, shared),
+        )
+        try:
+            futures = {pool.submit(_call_in_worker, item): i for i, item in enumerate(items)}
+            for future in as_completed(futures):
+                done(futures[future], future.result())
+        finally:  # on a failure or Ctrl-C, do not wait for the points still queued
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_sweep(
@@ -132,14 +174,10 @@ def run_sweep(
     scheduler: str | None = None,
     report: Report | None = None,
 ) -> Sweep:
-    """Solve every point: on the Dask scheduler at ``scheduler`` when given, else on a local
-    pool of ``workers`` processes (one: in this process). ``report(done, total, plan)`` is
-    called as points finish."""
+    """Solve every point with :func:`run_parallel`; ``report(done, total, plan)`` is called
+    as points finish."""
     if not params:
         raise UsageError("a sweep needs at least one point.")
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
-        raise UsageError("--workers must be at least 1.")
     results: list[PointResult | None] = [None] * len(params)
 
     def done(i: int, result: PointResult) -> None:
@@ -148,35 +186,18 @@ def run_sweep(
             finished = sum(r is not None for r in results)
             report(finished, len(params), result.plan(job.inputs, params[i]))
 
-    if scheduler is not None:
-        _run_dask(job, params, scheduler, done)
-    elif workers == 1 or len(params) == 1:
-        for i, p in enumerate(params):
-            done(i, solve_point(job, p))
-    else:
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded solver process
-        pool = ProcessPoolExecutor(
-            min(workers, len(params)),
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(job,),
-        )
-        try:
-            futures = {pool.submit(_solve_in_worker, p): i for i, p in enumerate(params)}
-            for future in as_completed(futures):
-                done(futures[future], future.result())
-        finally:  # on a failure or Ctrl-C, do not wait for the points still queued
-            pool.shutdown(wait=True, cancel_futures=True)
+    run_parallel(solve_point, job, params, done, workers=workers, scheduler=scheduler)
     finished = [r for r in results if r is not None]
     assert len(finished) == len(params)  # every point reported or raised
     return Sweep(params, [r.plan(job.inputs, p) for r, p in zip(finished, params, strict=True)])
 
 
 def _run_dask(
-    job: SweepJob,
-    params: list[AlignParams],
+    func: Callable[[Any, Any], Any],
+    shared: Any,
+    items: Sequence[Any],
     scheduler: str,
-    done: Callable[[int, PointResult], None],
+    done: Callable[[int, Any], None],
 ) -> None:
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
@@ -186,8 +207,8 @@ def _run_dask(
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     with client:
-        shared = client.scatter(job, broadcast=True)
-        futures = client.map(solve_point, [shared] * len(params), params, pure=False)
+        scattered = client.scatter(shared, broadcast=True)
+        futures = client.map(func, [scattered] * len(items), list(items), pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
         for future in dask_completed(futures):
             done(index[future.key], future.result())
