@@ -333,6 +333,11 @@ class HighsDistricting:
     def values(self) -> np.ndarray:
         return np.asarray(self.highs.getSolution().col_value, dtype=float)
 
+    def assignment_duals(self) -> np.ndarray:
+        """Duals of the assignment rows, in the model's cost units."""
+        dual = np.asarray(self.highs.getSolution().row_dual, dtype=float)
+        return dual[: self.model.n_units] * self.model.cost_scale
+
     def reduced_costs(self) -> np.ndarray:
         """Reduced cost of every column, in the model's cost units."""
         return np.asarray(self.highs.getSolution().col_dual, dtype=float) * self.model.cost_scale

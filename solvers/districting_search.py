@@ -21,17 +21,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from solvers.backends import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT
 from solvers.districting import Districting, DistrictingResult, _stray_pieces
+from solvers.districting_bound import lagrangian_bound
 from solvers.districting_highs import HighsDistricting
 
 PRICED_PAIRS = 60_000  # above this many pairs, start from a subset and price the rest
 NEAREST = 12  # cheapest centres per unit in the starting subset
 ADD_PER_UNIT = 8  # most negative priced pairs added per unit and round
 MAX_COLUMNS = 400_000  # a larger MILP is not attempted exactly
+PRICE_SHARE = 0.25  # of the time limit, for pricing the LP over all pairs
+LAGRANGIAN_SHARE = 0.2  # of the time limit, for the Lagrangian bound when pricing is unfinished
 Progress = Callable[[str, str], None]
 
 
@@ -49,26 +53,42 @@ def _starting_pairs(model: Districting, incumbent: np.ndarray | None):
     return pair_u[keep], pair_c[keep]
 
 
+@dataclass
+class Priced:
+    """Where the LP phase ended: the LP bound over all pairs and every pair's reduced cost
+    (None when pricing did not finish), and the last LP's assignment duals and value."""
+
+    bound: float | None
+    reduced: np.ndarray | None
+    status: str
+    duals: np.ndarray | None = None
+    value: float | None = None
+
+
 def _lp_bound(
     problem: HighsDistricting, priced: bool, deadline: float, progress: Progress
-) -> tuple[float | None, np.ndarray | None, str]:
+) -> Priced:
     """The LP bound of the full model and every pair's reduced cost, by pricing when the
-    model holds a subset of the pairs."""
+    model holds a subset of the pairs (until ``deadline``)."""
     model = problem.model
     rounds = 0
+    duals: np.ndarray | None = None
+    value: float | None = None
     while True:
         rounds += 1
         report = problem.solve(integer=False, time_limit=deadline - time.perf_counter())
         if report.status != OPTIMAL or report.objective is None:
-            return None, None, report.status
+            return Priced(None, None, report.status, duals, value)
         reduced = problem.price()
+        value = report.objective
+        duals = problem.assignment_duals()
         if not priced:
-            return report.objective, reduced, OPTIMAL
+            return Priced(report.objective, reduced, OPTIMAL)
         tol = 1e-9 * model.cost_scale
         negative = reduced < -tol
         if not negative.any():
             progress("price", f"LP over all pairs after {rounds} rounds: {report.objective:.6g}")
-            return report.objective, reduced, OPTIMAL
+            return Priced(report.objective, reduced, OPTIMAL)
         # the most negative pairs of each unit
         masked = np.where(negative, reduced, np.inf)
         k = min(ADD_PER_UNIT, model.n_centres)
@@ -83,9 +103,9 @@ def _lp_bound(
             f"out, {added:,} added ({len(problem.pair_u):,} columns)",
         )
         if added == 0:
-            return None, None, ERROR
+            return Priced(None, None, ERROR, duals, value)
         if time.perf_counter() > deadline:
-            return None, None, TIME_LIMIT
+            return Priced(None, None, TIME_LIMIT, duals, value)
 
 
 def _fix(
@@ -182,11 +202,15 @@ def solve_live(
     problem = HighsDistricting(model, pairs=pairs)
     best = incumbent
     best_value = _value(model, incumbent) if incumbent is not None else None
-    lp_bound, reduced, lp_status = _lp_bound(problem, priced, deadline, progress)
-    if priced and lp_status == INFEASIBLE:  # the starting subset is too narrow: take all pairs
+    price_deadline = start + PRICE_SHARE * time_limit if priced else deadline
+    lp = _lp_bound(problem, priced, price_deadline, progress)
+    if priced and lp.status == INFEASIBLE:  # the starting subset is too narrow: take all pairs
         priced = False
         problem = HighsDistricting(model)
-        lp_bound, reduced, lp_status = _lp_bound(problem, priced, deadline, progress)
+        lp = _lp_bound(problem, priced, deadline, progress)
+    lp_bound, reduced, lp_status = lp.bound, lp.reduced, lp.status
+    if priced and lp_bound is None and lp_status != INFEASIBLE:
+        lp_bound = _lagrangian(model, lp, best_value, LAGRANGIAN_SHARE * time_limit, progress)
     history: list[dict] = []
     if lp_status == INFEASIBLE:
         return _result(
@@ -285,6 +309,24 @@ def solve_live(
     return _result(
         best, status, best_value, bound, message, start, problem, iterations, nodes, history, fixing
     )
+
+
+def _lagrangian(
+    model: Districting, lp: Priced, upper: float | None, seconds: float, progress: Progress
+) -> float | None:
+    """Pricing did not finish: a Lagrangian bound instead, from the last LP's duals."""
+    target = upper if upper is not None else lp.value
+    if target is None:
+        return None
+    found = lagrangian_bound(model, target, seconds, start=lp.duals)
+    if not np.isfinite(found.bound):
+        return None
+    progress(
+        "bound",
+        f"pricing unfinished ({lp.status}); Lagrangian bound {found.bound:.6g} after "
+        f"{found.iterations} steps",
+    )
+    return found.bound
 
 
 def _value(model: Districting, assignment: np.ndarray) -> float:
