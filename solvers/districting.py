@@ -466,31 +466,35 @@ def restricted(model: Districting, centres: np.ndarray) -> Districting:
     )
 
 
-def locate_allocate(
+def lp_centres(model: Districting, time_limit: float) -> np.ndarray | None:
+    """The K candidate centres most open in the LP relaxation (ties: cheaper first); None
+    when the LP does not solve in time. The LP sees the balance bands, which the greedy
+    p-median rule ignores."""
+    from solvers.districting_highs import HighsDistricting
+
+    problem = HighsDistricting(model)
+    report = problem.solve(integer=False, time_limit=time_limit)
+    if report.status != OPTIMAL:
+        return None
+    opened = problem.values()[problem.own]
+    return np.sort(np.argsort(-opened, kind="stable")[: model.n_territories])
+
+
+def _alternate(
     model: Districting,
-    *,
-    solver: str = "HiGHS",
-    time_limit: float = 30.0,
-    adjacency=None,
-    rounds: int = 10,
-    progress: Progress | None = None,
-) -> np.ndarray | None:
-    """A good greenfield plan by Hess's alternation: fix K centres, allocate units to them
-    (balanced: a small MILP), move each centre to the unit of its territory with the least
-    cost, repeat until the centres stop moving. With ``adjacency`` the alternation runs
-    without contiguity on half the time, and its plan is made contiguous by
-    :func:`solvers.districting_lns.contiguous_incumbent` (repair, connected moves, border
-    MILPs): far faster than allocating with contiguity cuts in every round."""
-    progress = progress or (lambda phase, detail: None)
-    start = time.perf_counter()
-    share = 0.5 if adjacency is not None else 1.0
-    centres = greedy_centres(model)
+    centres: np.ndarray,
+    solver: str,
+    deadline: float,
+    rounds: int,
+    progress: Progress,
+) -> tuple[np.ndarray | None, float]:
+    """Hess's alternation from ``centres``: the best plan met and its cost."""
     best: np.ndarray | None = None
     best_value = np.inf
     seen: set[tuple[int, ...]] = set()
     for round_number in range(1, rounds + 1):
         key = tuple(centres.tolist())
-        left = share * time_limit - (time.perf_counter() - start)
+        left = deadline - time.perf_counter()
         if key in seen or left <= 0.5:
             break
         seen.add(key)
@@ -511,6 +515,47 @@ def locate_allocate(
             totals = model.cost[np.ix_(members, candidates)].sum(axis=0)
             moved.append(int(candidates[int(np.argmin(totals))]))
         centres = np.array(sorted(moved), dtype=np.int64)
+    return best, best_value
+
+
+def locate_allocate(
+    model: Districting,
+    *,
+    solver: str = "HiGHS",
+    time_limit: float = 30.0,
+    adjacency=None,
+    rounds: int = 10,
+    progress: Progress | None = None,
+) -> np.ndarray | None:
+    """A good greenfield plan by Hess's alternation: fix K centres, allocate units to them
+    (balanced: a small MILP), move each centre to the unit of its territory with the least
+    cost, repeat until the centres stop moving. It starts from the LP relaxation's most open
+    centres (when the model is small enough to hold every pair) and from the greedy p-median
+    centres, and keeps the better plan.
+
+    With ``adjacency`` the alternation runs without contiguity on half the time, and its plan
+    is made contiguous by :func:`solvers.districting_lns.contiguous_incumbent` (repair,
+    connected moves, border MILPs): far faster than allocating with contiguity cuts in every
+    round."""
+    from solvers.districting_search import PRICED_PAIRS
+
+    progress = progress or (lambda phase, detail: None)
+    start = time.perf_counter()
+    deadline = start + (0.5 if adjacency is not None else 1.0) * time_limit
+    starts = []
+    if np.isfinite(model.cost).sum() <= PRICED_PAIRS:
+        from_lp = lp_centres(model, 0.25 * time_limit)
+        if from_lp is not None:
+            starts.append(from_lp)
+    starts.append(greedy_centres(model))
+    best: np.ndarray | None = None
+    best_value = np.inf
+    for i, centres in enumerate(starts):
+        now = time.perf_counter()  # each start gets an equal share of the time left
+        until = now + (deadline - now) / (len(starts) - i)
+        plan, value = _alternate(model, centres, solver, until, rounds, progress)
+        if plan is not None and value < best_value - 1e-9 * max(1.0, value):
+            best, best_value = plan, value
     if adjacency is None or best is None:
         return best
     from solvers.districting_lns import contiguous_incumbent

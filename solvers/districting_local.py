@@ -353,4 +353,3 @@ def contiguous_plan(
     if search.violation() > EPS:
         return None
     return search.plan
-

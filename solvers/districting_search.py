@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,11 +29,13 @@ from solvers.backends import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT
 from solvers.districting import Districting, DistrictingResult, _stray_pieces
 from solvers.districting_bound import lagrangian_bound
 from solvers.districting_highs import HighsDistricting
+from solvers.districting_reach import add_neighbour_rows, unreachable
 
 PRICED_PAIRS = 60_000  # above this many pairs, start from a subset and price the rest
 NEAREST = 12  # cheapest centres per unit in the starting subset
 ADD_PER_UNIT = 8  # most negative priced pairs added per unit and round
 MAX_COLUMNS = 400_000  # a larger MILP is not attempted exactly
+STRONG_CONTIGUITY = True  # reach fixing and neighbour rows before the LP (greenfield)
 PRICE_SHARE = 0.25  # of the time limit, for pricing the LP over all pairs
 LAGRANGIAN_SHARE = 0.2  # of the time limit, for the Lagrangian bound when pricing is unfinished
 Progress = Callable[[str, str], None]
@@ -198,8 +200,18 @@ def solve_live(
     deadline = start + time_limit
     n_pairs = int(np.isfinite(model.cost).sum())
     priced = n_pairs > PRICED_PAIRS
+    contiguity_rows = STRONG_CONTIGUITY and adjacency is not None and model.greenfield
+    if contiguity_rows and not priced:
+        model = replace(model, cost=np.where(unreachable(model, adjacency), np.inf, model.cost))
     pairs = _starting_pairs(model, incumbent) if priced else None
     problem = HighsDistricting(model, pairs=pairs)
+    if contiguity_rows and not priced:
+        rows, dead = add_neighbour_rows(problem, adjacency)
+        progress(
+            "contiguity",
+            f"{n_pairs - int(np.isfinite(model.cost).sum()):,} pairs out of reach, "
+            f"{rows:,} neighbour rows, {dead:,} columns without a neighbour",
+        )
     best = incumbent
     best_value = _value(model, incumbent) if incumbent is not None else None
     price_deadline = start + PRICE_SHARE * time_limit if priced else deadline
