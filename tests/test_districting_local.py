@@ -121,7 +121,7 @@ def test_the_lagrangian_bound_never_exceeds_the_optimum(p, k, tol):
     problem = HighsDistricting(model)
     report = problem.solve(integer=False, time_limit=10)
     assert report.objective is not None
-    at_duals, _ = evaluate(model, problem.assignment_duals())
+    at_duals, _, _ = evaluate(model, problem.assignment_duals())
     assert at_duals >= report.objective * (1 - 1e-7) - 1e-7
     assert at_duals <= optimum * (1 + 1e-9) + 1e-9
 
@@ -163,3 +163,22 @@ def test_reach_fixing_and_neighbour_rows_keep_every_contiguous_plan(p, k, tol):
         x = problem.vector(plan)
         assert np.all(neighbour @ x <= 1e-9)
         assert np.all(x <= upper)
+
+
+@SETTINGS
+@given(
+    p=potentials,
+    k=st.sampled_from([2, 3]),
+    tol=st.sampled_from([0.1, 0.5]),
+    seed=st.integers(0, 10**6),
+)
+def test_pruned_evaluation_equals_the_full_one(p, k, tol, seed):
+    """Solving only the centres that may be among the K cheapest (from any band prices)
+    gives the same L as solving every centre."""
+    model = greenfield(p, k, tol)
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(0, 2 * model.cost.mean(), size=model.n_units)
+    theta = rng.normal(0, 1, size=model.n_centres)
+    full, _, _ = evaluate(model, lam)
+    pruned, _, _ = evaluate(model, lam, theta)
+    assert pruned == pytest.approx(full, rel=1e-9, abs=1e-9)
