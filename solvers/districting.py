@@ -530,8 +530,8 @@ def locate_allocate(
     """A good greenfield plan by Hess's alternation: fix K centres, allocate units to them
     (balanced: a small MILP), move each centre to the unit of its territory with the least
     cost, repeat until the centres stop moving. It starts from the LP relaxation's most open
-    centres (when the model is small enough to hold every pair) and from the greedy p-median
-    centres, and keeps the better plan.
+    centres when the model is small enough to hold every pair (on NC and Georgia counties a
+    better start than the greedy p-median centres, which are the start otherwise).
 
     With ``adjacency`` the alternation runs without contiguity on half the time, and its plan
     is made contiguous by :func:`solvers.districting_lns.contiguous_incumbent` (repair,
@@ -542,12 +542,10 @@ def locate_allocate(
     progress = progress or (lambda phase, detail: None)
     start = time.perf_counter()
     deadline = start + (0.5 if adjacency is not None else 1.0) * time_limit
-    starts = []
+    from_lp = None
     if np.isfinite(model.cost).sum() <= PRICED_PAIRS:
         from_lp = lp_centres(model, 0.25 * time_limit)
-        if from_lp is not None:
-            starts.append(from_lp)
-    starts.append(greedy_centres(model))
+    starts = [from_lp] if from_lp is not None else [greedy_centres(model)]
     best: np.ndarray | None = None
     best_value = np.inf
     for i, centres in enumerate(starts):

@@ -149,18 +149,20 @@ def lagrangian_bound(
     upper: float,
     seconds: float,
     start: np.ndarray | None = None,
-    max_iterations: int = 500,
+    max_iterations: int = 100_000,
 ) -> LagrangianBound:
-    """Subgradient ascent on :math:`L` from ``start`` (default: each unit's second-cheapest
-    cost), Polyak steps towards ``upper`` (a plan's value), the step halved after 20 rounds
-    without progress; stops at ``seconds``, ``max_iterations`` or a tiny step."""
+    """Subgradient ascent on :math:`L` from ``start`` or each unit's second-cheapest cost,
+    whichever bounds higher (LP duals of a partly priced model can bound very low); Polyak
+    steps towards ``upper`` (a plan's value), the step halved after :data:`PATIENCE` rounds
+    without progress; stops at ``seconds``, ``max_iterations`` or a step below
+    :data:`MIN_STEP`."""
     deadline = time.perf_counter() + seconds
-    if start is None:
-        finite = np.where(np.isfinite(model.cost), model.cost, np.inf)
-        k = min(2, model.n_centres)
-        start = np.partition(finite, k - 1, axis=1)[:, k - 1]
-        start = np.where(np.isfinite(start), start, 0.0)
-    lam = np.asarray(start, dtype=float).copy()
+    finite = np.where(np.isfinite(model.cost), model.cost, np.inf)
+    k = min(2, model.n_centres)
+    second = np.partition(finite, k - 1, axis=1)[:, k - 1]
+    lam = np.where(np.isfinite(second), second, 0.0)
+    if start is not None and evaluate(model, start)[0] > evaluate(model, lam)[0]:
+        lam = np.asarray(start, dtype=float).copy()
     best = LagrangianBound(-np.inf, lam.copy(), 0)
     step, stale = 1.0, 0
     prices: np.ndarray | None = None

@@ -8,7 +8,8 @@ MILPs over the units near the territories' borders.
    small model is solved exactly with contiguity cuts (:func:`solvers.districting.
    solve_districting`), from the current plan when it meets the bands, so it can only improve
    it; it restores the bands where single moves and swaps cannot.
-3. Local search again (centres move to their best unit), and so on while the cost drops.
+3. Local search again (centres move to their best unit), and so on while the cost drops; when
+   a neighbourhood gives nothing better it is widened by one step, up to :data:`MAX_HOPS`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from solvers.districting_local import EPS, LocalSearch
 from territory.adjacency import Adjacency
 
 Progress = Callable[[str, str], None]
+MAX_HOPS = 3  # the neighbourhood widens step by step up to this while it finds nothing better
 
 
 def border_model(
@@ -74,7 +76,9 @@ def contiguous_incumbent(
             best, best_value = plan, value
             progress("heuristic", f"contiguous plan, cost {value:.6g}")
         elif balanced:
-            return best  # the neighbourhood gave nothing better
+            if hops >= MAX_HOPS:
+                return best  # the widest neighbourhood gave nothing better
+            hops += 1
         left = deadline - time.perf_counter()
         if left <= 0.5:
             return best

@@ -37,7 +37,7 @@ ADD_PER_UNIT = 8  # most negative priced pairs added per unit and round
 MAX_COLUMNS = 400_000  # a larger MILP is not attempted exactly
 STRONG_CONTIGUITY = True  # reach fixing and neighbour rows before the LP (greenfield)
 PRICE_SHARE = 0.25  # of the time limit, for pricing the LP over all pairs
-LAGRANGIAN_SHARE = 0.2  # of the time limit, for the Lagrangian bound when pricing is unfinished
+LAGRANGIAN_SHARE = 0.35  # of the time limit, for the Lagrangian bound when pricing is unfinished
 Progress = Callable[[str, str], None]
 
 
