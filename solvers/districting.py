@@ -39,7 +39,12 @@ beat a compact flow formulation on this objective in that study (tighter LP rela
 variables); we re-solve rather than use lazy callbacks so that any PuLP MILP solver works.
 With HiGHS the cost phase runs in one live HiGHS model instead (same rows and columns, cut rows
 appended, incumbent handed back each round, pricing over all pairs on large instances): see
-:mod:`solvers.districting_search`.
+:mod:`solvers.districting_search`. There a greenfield model with contiguity also drops the
+pairs out of reach of their centre and requires a neighbour in the territory for every unit
+but the centre (:mod:`solvers.districting_reach`), which makes most MILP plans contiguous
+before any cut; and a layer whose LP cannot be priced out in time reports a Lagrangian bound
+(:mod:`solvers.districting_bound`). Contiguous starting plans come from
+:mod:`solvers.districting_lns` (repair, connected moves, border MILPs).
 
 ``widen`` replaces the tolerances by a variable :math:`\tau \ge 0` (workload :math:`\rho\tau`,
 :math:`\rho = t_w / t`) and minimises it: the tightest balance any plan of whole units can reach.

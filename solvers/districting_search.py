@@ -4,7 +4,10 @@
    Large ones (more than :data:`PRICED_PAIRS` pairs) start from each unit's cheapest centres
    and the incumbent's pairs, and add the pairs whose reduced cost against the LP duals is
    negative (numpy over the whole cost matrix) until none is: the LP value is then the LP
-   bound of the full model.
+   bound of the full model. Pricing gets :data:`PRICE_SHARE` of the time; when it has not
+   finished by then, a Lagrangian bound (:mod:`solvers.districting_bound`) is the bound.
+   With contiguity in a greenfield model (all pairs held), pairs out of reach of their
+   centre are dropped and neighbour rows added first (:mod:`solvers.districting_reach`).
 2. **Reduced-cost fixing** against the incumbent's value :math:`U`: a pair whose reduced cost
    exceeds :math:`U - LB` is in no plan better than the incumbent and is fixed to 0. Pairs not
    in the model that could still be in such a plan are added first, so the MILP on the model's
