@@ -30,7 +30,7 @@ import numpy as np
 
 from solvers.backends import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT
 from solvers.districting import Districting, DistrictingResult, _stray_pieces
-from solvers.districting_bound import lagrangian_bound
+from solvers.districting_bound import LagrangianBound, lagrangian_bound
 from solvers.districting_highs import HighsDistricting
 from solvers.districting_reach import add_neighbour_rows, unreachable
 
@@ -224,8 +224,10 @@ def solve_live(
         problem = HighsDistricting(model)
         lp = _lp_bound(problem, priced, deadline, progress)
     lp_bound, reduced, lp_status = lp.bound, lp.reduced, lp.status
+    ascent: LagrangianBound | None = None
     if priced and lp_bound is None and lp_status != INFEASIBLE:
-        lp_bound = _lagrangian(model, lp, best_value, LAGRANGIAN_SHARE * time_limit, progress)
+        ascent = _lagrangian(model, lp, best_value, LAGRANGIAN_SHARE * time_limit, progress)
+        lp_bound = None if ascent is None else ascent.bound
     history: list[dict] = []
     if lp_status == INFEASIBLE:
         return _result(
@@ -315,6 +317,13 @@ def solve_live(
             "contiguity",
             f"round {iterations}: {n_pieces} stray pieces, {added} cuts ({problem.n_cuts} in all)",
         )
+    left = deadline - time.perf_counter()
+    if ascent is not None and best_value is not None and status != OPTIMAL and left > 2.0:
+        # the MILP over the priced pairs ended early: the time left raises the bound
+        more = lagrangian_bound(model, best_value, left - 1.0, start=ascent.multipliers)
+        if np.isfinite(more.bound) and (bound is None or more.bound > bound):
+            bound = more.bound
+            progress("bound", f"Lagrangian bound {bound:.6g} with the time left")
     if best is None and status == OPTIMAL:
         status = ERROR
     if status == OPTIMAL and bound is not None and best_value is not None:
@@ -328,7 +337,7 @@ def solve_live(
 
 def _lagrangian(
     model: Districting, lp: Priced, upper: float | None, seconds: float, progress: Progress
-) -> float | None:
+) -> LagrangianBound | None:
     """Pricing did not finish: a Lagrangian bound instead, from the last LP's duals."""
     target = upper if upper is not None else lp.value
     if target is None:
@@ -341,7 +350,7 @@ def _lagrangian(
         f"pricing unfinished ({lp.status}); Lagrangian bound {found.bound:.6g} after "
         f"{found.iterations} steps",
     )
-    return found.bound
+    return found
 
 
 def _value(model: Districting, assignment: np.ndarray) -> float:
