@@ -306,7 +306,11 @@ class HighsDistricting:
             h.setOptionValue("mip_rel_gap", float(gap))
             h.setOptionValue("mip_abs_gap", 1e-9)
             h.setOptionValue("mip_max_nodes", int(node_limit) if node_limit else 2**31 - 1)
-            if incumbent is not None and self.has_plan(incumbent):
+            # with a plan in hand HiGHS's primal heuristics mostly cost time (a fifth of the
+            # NC K=8 proof), so they are off; without one they are what finds a plan
+            with_plan = incumbent is not None and self.has_plan(incumbent)
+            h.setOptionValue("mip_heuristic_effort", 0.0 if with_plan else 0.05)
+            if incumbent is not None and with_plan:
                 solution = highspy.HighsSolution()
                 solution.col_value = self.vector(incumbent).tolist()
                 solution.value_valid = True
@@ -332,6 +336,11 @@ class HighsDistricting:
 
     def values(self) -> np.ndarray:
         return np.asarray(self.highs.getSolution().col_value, dtype=float)
+
+    def assignment_duals(self) -> np.ndarray:
+        """Duals of the assignment rows, in the model's cost units."""
+        dual = np.asarray(self.highs.getSolution().row_dual, dtype=float)
+        return dual[: self.model.n_units] * self.model.cost_scale
 
     def reduced_costs(self) -> np.ndarray:
         """Reduced cost of every column, in the model's cost units."""

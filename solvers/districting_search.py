@@ -4,7 +4,10 @@
    Large ones (more than :data:`PRICED_PAIRS` pairs) start from each unit's cheapest centres
    and the incumbent's pairs, and add the pairs whose reduced cost against the LP duals is
    negative (numpy over the whole cost matrix) until none is: the LP value is then the LP
-   bound of the full model.
+   bound of the full model. Pricing gets :data:`PRICE_SHARE` of the time; when it has not
+   finished by then, a Lagrangian bound (:mod:`solvers.districting_bound`) is the bound.
+   With contiguity in a greenfield model (all pairs held), pairs out of reach of their
+   centre are dropped and neighbour rows added first (:mod:`solvers.districting_reach`).
 2. **Reduced-cost fixing** against the incumbent's value :math:`U`: a pair whose reduced cost
    exceeds :math:`U - LB` is in no plan better than the incumbent and is fixed to 0. Pairs not
    in the model that could still be in such a plan are added first, so the MILP on the model's
@@ -21,17 +24,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from solvers.backends import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT
 from solvers.districting import Districting, DistrictingResult, _stray_pieces
+from solvers.districting_bound import LagrangianBound, lagrangian_bound
 from solvers.districting_highs import HighsDistricting
+from solvers.districting_reach import add_neighbour_rows, unreachable
 
 PRICED_PAIRS = 60_000  # above this many pairs, start from a subset and price the rest
 NEAREST = 12  # cheapest centres per unit in the starting subset
 ADD_PER_UNIT = 8  # most negative priced pairs added per unit and round
 MAX_COLUMNS = 400_000  # a larger MILP is not attempted exactly
+STRONG_CONTIGUITY = True  # reach fixing and neighbour rows before the LP (greenfield)
+PRICE_SHARE = 0.25  # of the time limit, for pricing the LP over all pairs
+LAGRANGIAN_SHARE = 0.35  # of the time limit, for the Lagrangian bound when pricing is unfinished
 Progress = Callable[[str, str], None]
 
 
@@ -49,26 +58,42 @@ def _starting_pairs(model: Districting, incumbent: np.ndarray | None):
     return pair_u[keep], pair_c[keep]
 
 
+@dataclass
+class Priced:
+    """Where the LP phase ended: the LP bound over all pairs and every pair's reduced cost
+    (None when pricing did not finish), and the last LP's assignment duals and value."""
+
+    bound: float | None
+    reduced: np.ndarray | None
+    status: str
+    duals: np.ndarray | None = None
+    value: float | None = None
+
+
 def _lp_bound(
     problem: HighsDistricting, priced: bool, deadline: float, progress: Progress
-) -> tuple[float | None, np.ndarray | None, str]:
+) -> Priced:
     """The LP bound of the full model and every pair's reduced cost, by pricing when the
-    model holds a subset of the pairs."""
+    model holds a subset of the pairs (until ``deadline``)."""
     model = problem.model
     rounds = 0
+    duals: np.ndarray | None = None
+    value: float | None = None
     while True:
         rounds += 1
         report = problem.solve(integer=False, time_limit=deadline - time.perf_counter())
         if report.status != OPTIMAL or report.objective is None:
-            return None, None, report.status
+            return Priced(None, None, report.status, duals, value)
         reduced = problem.price()
+        value = report.objective
+        duals = problem.assignment_duals()
         if not priced:
-            return report.objective, reduced, OPTIMAL
+            return Priced(report.objective, reduced, OPTIMAL)
         tol = 1e-9 * model.cost_scale
         negative = reduced < -tol
         if not negative.any():
             progress("price", f"LP over all pairs after {rounds} rounds: {report.objective:.6g}")
-            return report.objective, reduced, OPTIMAL
+            return Priced(report.objective, reduced, OPTIMAL)
         # the most negative pairs of each unit
         masked = np.where(negative, reduced, np.inf)
         k = min(ADD_PER_UNIT, model.n_centres)
@@ -83,9 +108,9 @@ def _lp_bound(
             f"out, {added:,} added ({len(problem.pair_u):,} columns)",
         )
         if added == 0:
-            return None, None, ERROR
+            return Priced(None, None, ERROR, duals, value)
         if time.perf_counter() > deadline:
-            return None, None, TIME_LIMIT
+            return Priced(None, None, TIME_LIMIT, duals, value)
 
 
 def _fix(
@@ -178,15 +203,31 @@ def solve_live(
     deadline = start + time_limit
     n_pairs = int(np.isfinite(model.cost).sum())
     priced = n_pairs > PRICED_PAIRS
+    contiguity_rows = STRONG_CONTIGUITY and adjacency is not None and model.greenfield
+    if contiguity_rows and not priced:
+        model = replace(model, cost=np.where(unreachable(model, adjacency), np.inf, model.cost))
     pairs = _starting_pairs(model, incumbent) if priced else None
     problem = HighsDistricting(model, pairs=pairs)
+    if contiguity_rows and not priced:
+        rows, dead = add_neighbour_rows(problem, adjacency)
+        progress(
+            "contiguity",
+            f"{n_pairs - int(np.isfinite(model.cost).sum()):,} pairs out of reach, "
+            f"{rows:,} neighbour rows, {dead:,} columns without a neighbour",
+        )
     best = incumbent
     best_value = _value(model, incumbent) if incumbent is not None else None
-    lp_bound, reduced, lp_status = _lp_bound(problem, priced, deadline, progress)
-    if priced and lp_status == INFEASIBLE:  # the starting subset is too narrow: take all pairs
+    price_deadline = start + PRICE_SHARE * time_limit if priced else deadline
+    lp = _lp_bound(problem, priced, price_deadline, progress)
+    if priced and lp.status == INFEASIBLE:  # the starting subset is too narrow: take all pairs
         priced = False
         problem = HighsDistricting(model)
-        lp_bound, reduced, lp_status = _lp_bound(problem, priced, deadline, progress)
+        lp = _lp_bound(problem, priced, deadline, progress)
+    lp_bound, reduced, lp_status = lp.bound, lp.reduced, lp.status
+    ascent: LagrangianBound | None = None
+    if priced and lp_bound is None and lp_status != INFEASIBLE:
+        ascent = _lagrangian(model, lp, best_value, LAGRANGIAN_SHARE * time_limit, progress)
+        lp_bound = None if ascent is None else ascent.bound
     history: list[dict] = []
     if lp_status == INFEASIBLE:
         return _result(
@@ -276,6 +317,13 @@ def solve_live(
             "contiguity",
             f"round {iterations}: {n_pieces} stray pieces, {added} cuts ({problem.n_cuts} in all)",
         )
+    left = deadline - time.perf_counter()
+    if ascent is not None and best_value is not None and status != OPTIMAL and left > 2.0:
+        # the MILP over the priced pairs ended early: the time left raises the bound
+        more = lagrangian_bound(model, best_value, left - 1.0, start=ascent.multipliers)
+        if np.isfinite(more.bound) and (bound is None or more.bound > bound):
+            bound = more.bound
+            progress("bound", f"Lagrangian bound {bound:.6g} with the time left")
     if best is None and status == OPTIMAL:
         status = ERROR
     if status == OPTIMAL and bound is not None and best_value is not None:
@@ -285,6 +333,24 @@ def solve_live(
     return _result(
         best, status, best_value, bound, message, start, problem, iterations, nodes, history, fixing
     )
+
+
+def _lagrangian(
+    model: Districting, lp: Priced, upper: float | None, seconds: float, progress: Progress
+) -> LagrangianBound | None:
+    """Pricing did not finish: a Lagrangian bound instead, from the last LP's duals."""
+    target = upper if upper is not None else lp.value
+    if target is None:
+        return None
+    found = lagrangian_bound(model, target, seconds, start=lp.duals)
+    if not np.isfinite(found.bound):
+        return None
+    progress(
+        "bound",
+        f"pricing unfinished ({lp.status}); Lagrangian bound {found.bound:.6g} after "
+        f"{found.iterations} steps",
+    )
+    return found
 
 
 def _value(model: Districting, assignment: np.ndarray) -> float:

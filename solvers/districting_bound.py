@@ -1,0 +1,186 @@
+r"""A lower bound of the districting model without its LP: Lagrangian relaxation of the
+assignment rows, one continuous knapsack per centre.
+
+Relax :math:`\sum_c x_{uc} = 1` with multipliers :math:`\lambda_u` (free signs). What is left
+splits by centre: with reduced costs :math:`r_{uc} = d_{uc} - \lambda_u`, centre *c* (if open)
+takes units to minimise :math:`\sum_u r_{uc} x_{uc}` within its potential band, and the model
+opens the *K* centres of least value (every centre, with fixed centres). Dropping the other
+rows (workload bands, capacity, integrality of :math:`x`) only lowers the value, so
+
+.. math::
+
+    L(\lambda) = \sum_u \lambda_u + \min_{|O| = K} \sum_{c \in O} v_c(\lambda), \qquad
+    v_c = r_{u_c c} + \min \Big\{ \sum_{u \ne u_c} r_{uc} x_u :
+        \ell_c \le p_{u_c} + \sum_{u \ne u_c} p_u x_u \le h_c,\; 0 \le x \le 1 \Big\}
+
+is a lower bound of every plan's cost for any :math:`\lambda`. Each :math:`v_c` is a
+continuous knapsack with two sides, solved exactly by taking units in increasing
+:math:`r/p` up to the clipped weight (numpy over all centres at once). Subgradient steps with a
+Polyak target raise :math:`L`; this is what large instances report as their bound when the LP
+over all pairs is too slow to price out (1,000 units have a million pairs).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from solvers.districting import Districting
+
+PATIENCE = 50  # steps without a better bound before the step is halved
+MIN_STEP = 1e-5
+
+
+@dataclass
+class LagrangianBound:
+    """The best bound found, its multipliers and iterations."""
+
+    bound: float
+    multipliers: np.ndarray
+    iterations: int
+
+
+def _bands(model: Districting, cols: np.ndarray):
+    """Each centre's band on the units other than its own, the own pair, and which pairs are
+    free to choose."""
+    m = model
+    lo = (1 - m.tolerance) * m.pot_target[cols]
+    hi = (1 + m.tolerance) * m.pot_target[cols]
+    forced = np.zeros((m.n_units, len(cols)), dtype=bool)
+    if m.centre_unit is not None:
+        own = m.centre_unit[cols]
+        lo, hi = lo - m.potential[own], hi - m.potential[own]
+        forced[own, np.arange(len(cols))] = True
+    return lo, hi, forced
+
+
+def _knapsacks(
+    model: Districting, reduced: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""For the centres ``cols``: knapsack values (``+inf`` when the band cannot be met),
+    solutions (units × len(cols)) and the optimal prices :math:`\theta` of the band row."""
+    m = model
+    r = reduced[:, cols]
+    lo, hi, forced = _bands(m, cols)
+    base = np.where(forced, r, 0.0).sum(axis=0)
+    usable = np.isfinite(r) & ~forced
+    r = np.where(usable, r, 0.0)
+    p = np.where(usable, m.potential[:, None].astype(float), 0.0)
+    take_free = usable & (p <= 0) & (r < 0)  # no weight: taken when they pay
+    base = base + np.where(take_free, r, 0.0).sum(axis=0)
+    weighted = usable & (p > 0)
+    ratio = np.where(weighted, r / np.where(p > 0, p, 1.0), np.inf)
+    order = np.argsort(ratio, axis=0, kind="stable")
+    rs = np.take_along_axis(r, order, axis=0)
+    ps = np.take_along_axis(np.where(weighted, p, 0.0), order, axis=0)
+    cum_p = np.cumsum(ps, axis=0)
+    total = cum_p[-1]
+    paying = np.where(weighted & (r < 0), p, 0.0).sum(axis=0)
+    weight = np.clip(paying, np.maximum(lo, 0.0), np.maximum(hi, 0.0))
+    room = (weight[None, :] - (cum_p - ps)) / np.where(ps > 0, ps, 1.0)
+    share = np.where(ps > 0, np.clip(room, 0.0, 1.0), 0.0)
+    value = base + (share * rs).sum(axis=0)
+    value = np.where((total + 1e-9 * np.abs(lo) < lo) | (hi < -1e-9 * np.abs(hi)), np.inf, value)
+    # the band's price: the ratio of the unit taken last, 0 when the band does not bind
+    last = np.minimum((cum_p < weight[None, :] * (1 - 1e-12)).sum(axis=0), len(ps) - 1)
+    critical = np.take_along_axis(np.take_along_axis(ratio, order, axis=0), last[None, :], 0)[0]
+    binding = np.abs(weight - paying) > 1e-12 * np.maximum(np.abs(weight), 1.0)
+    theta = np.where(binding & np.isfinite(critical), critical, 0.0)
+    x = np.zeros(r.shape)
+    np.put_along_axis(x, order, share, axis=0)
+    return value, x + take_free + forced, theta
+
+
+def _lower_values(model: Districting, reduced: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    r"""A lower bound of every centre's knapsack value from a price :math:`\theta` of its band
+    row (LP duality: :math:`\theta\ell + \sum_u \min(0, r_u - \theta p_u)` for
+    :math:`\theta \ge 0`, :math:`h` in place of :math:`\ell` below 0), no sorting needed."""
+    cols = np.arange(model.n_centres)
+    lo, hi, forced = _bands(model, cols)
+    base = np.where(forced, reduced, 0.0).sum(axis=0)
+    usable = np.isfinite(reduced) & ~forced
+    slope = reduced - theta[None, :] * model.potential[:, None]
+    pays = np.where(usable, np.minimum(slope, 0.0), 0.0).sum(axis=0)
+    return base + pays + theta * np.where(theta >= 0, lo, hi)
+
+
+def evaluate(
+    model: Districting, multipliers: np.ndarray, theta: np.ndarray | None = None
+) -> tuple[float, np.ndarray, np.ndarray]:
+    r""":math:`L(\lambda)`, a subgradient (1 minus each unit's total share) and the band
+    prices found. With ``theta`` (last round's prices) only the centres whose lower value
+    could place them among the K cheapest are solved exactly; the others cannot change L."""
+    m = model
+    reduced = m.cost - multipliers[:, None]
+    k = m.n_territories if m.centre_unit is not None else m.n_centres
+    theta = np.zeros(m.n_centres) if theta is None else theta.copy()
+    exact = np.full(m.n_centres, np.nan)
+    solutions: dict[int, np.ndarray] = {}
+    if m.centre_unit is None or theta is None or not theta.any():
+        todo = np.arange(m.n_centres)
+        lower = np.full(m.n_centres, -np.inf)
+    else:
+        lower = _lower_values(m, reduced, theta)
+        todo = np.argsort(lower, kind="stable")[: 2 * k]
+    while len(todo):
+        value, x, prices = _knapsacks(m, reduced, todo)
+        exact[todo], theta[todo] = value, prices
+        for i, c in enumerate(todo.tolist()):
+            solutions[c] = x[:, i]
+        known = np.flatnonzero(~np.isnan(exact))
+        if len(known) < k:
+            todo = np.argsort(np.where(np.isnan(exact), lower, np.inf), kind="stable")
+            todo = todo[: 2 * k - len(known)]
+            continue
+        kth = np.sort(exact[known])[k - 1]
+        todo = np.flatnonzero(np.isnan(exact) & (lower < kth))[: 4 * k]
+    known = np.flatnonzero(~np.isnan(exact))
+    chosen = known[np.argsort(exact[known], kind="stable")[:k]]
+    if not np.all(np.isfinite(exact[chosen])):
+        return np.inf, np.zeros(m.n_units), theta
+    share = np.sum([solutions[c] for c in chosen.tolist()], axis=0)
+    return float(multipliers.sum() + exact[chosen].sum()), 1.0 - share, theta
+
+
+def lagrangian_bound(
+    model: Districting,
+    upper: float,
+    seconds: float,
+    start: np.ndarray | None = None,
+    max_iterations: int = 100_000,
+) -> LagrangianBound:
+    """Subgradient ascent on :math:`L` from ``start`` or each unit's second-cheapest cost,
+    whichever bounds higher (LP duals of a partly priced model can bound very low); Polyak
+    steps towards ``upper`` (a plan's value), the step halved after :data:`PATIENCE` rounds
+    without progress; stops at ``seconds``, ``max_iterations`` or a step below
+    :data:`MIN_STEP`."""
+    deadline = time.perf_counter() + seconds
+    finite = np.where(np.isfinite(model.cost), model.cost, np.inf)
+    k = min(2, model.n_centres)
+    second = np.partition(finite, k - 1, axis=1)[:, k - 1]
+    lam = np.where(np.isfinite(second), second, 0.0)
+    if start is not None and evaluate(model, start)[0] > evaluate(model, lam)[0]:
+        lam = np.asarray(start, dtype=float).copy()
+    best = LagrangianBound(-np.inf, lam.copy(), 0)
+    step, stale = 1.0, 0
+    prices: np.ndarray | None = None
+    for it in range(1, max_iterations + 1):
+        value, grad, prices = evaluate(model, lam, prices)
+        if value > best.bound:
+            best = LagrangianBound(value, lam.copy(), it)
+            stale = 0
+        else:
+            stale += 1
+            if stale >= PATIENCE:
+                step, stale = step / 2, 0
+        norm = float(grad @ grad)
+        if not np.isfinite(value) or norm <= 0 or step < MIN_STEP:
+            break
+        if time.perf_counter() >= deadline:
+            break
+        gap = max(upper - value, 1e-6 * abs(upper))
+        lam = lam + step * gap / norm * grad
+    best.iterations = it
+    return best
