@@ -1,25 +1,36 @@
-r"""Near-optimal prices on the coupling rows from a smoothed Lagrangian dual (quasi-Newton).
+r"""Near-optimal prices on the coupling rows, and a fractional plan meeting the bands, from a
+smoothed Lagrangian dual solved by Newton's method.
 
-Relaxing the coupling rows (bands, capacities, moved cap) with prices :math:`y` leaves one
-cheapest-rep choice per account:
+Relaxing the coupling rows (bands, capacities, moved cap) leaves one cheapest-rep choice per
+account. In the net price :math:`\lambda_j` of each coefficient column *j* (a rep's potential,
+a rep's workload, the moved potential), with load bands :math:`l_j \le G_j x \le u_j`,
 
-.. math:: L(y) = \sum_a \min_r \bar c_{ar}(y) + y^\top h, \qquad
-          \bar c_{ar}(y) = c_{ar} - \textstyle\sum_i y_i g_{i,ar},
+.. math:: L(\lambda) = \sum_a \min_r \bar c_{ar}(\lambda) + \sum_j \min(\lambda_j l_j,
+          \lambda_j u_j), \qquad \bar c_{ar}(\lambda) = c_{ar} - \textstyle\sum_j \lambda_j
+          g_{j,ar},
 
-concave and piecewise linear in :math:`y` (sign-feasible: :math:`y_i \ge 0` on :math:`\ge`
-rows, :math:`\le 0` on :math:`\le` rows). The choose-one rows have the integrality property, so
-:math:`\max_y L(y)` equals the LP optimum. Its kinks defeat plain gradient methods, so each
-:math:`\min_r` is replaced by a soft minimum at temperature :math:`\varepsilon_a = \tau s_a`
-(:math:`s_a` the account's mean candidate cost):
+concave and piecewise linear; the choose-one rows have the integrality property, so
+:math:`\max_\lambda L` is the LP optimum. Both minima are smoothed at temperature
+:math:`\tau`: each account's :math:`\min_r` becomes a soft minimum at
+:math:`\varepsilon_a = \tau D p_a` (*D* the potential-weighted mean distance to the nearest
+candidate, so the blur is the same in distance for every account), and each band term
+:math:`\min(\lambda l, \lambda u)` becomes
+:math:`m\lambda - (h/\kappa)\log\cosh(\kappa\lambda)` (*m*, *h* the band's middle and
+half-width, :math:`1/\kappa = \tau` × the column's price unit). :math:`L_\tau` is smooth and
+concave; its gradient is :math:`s(\lambda) - G\pi` (the soft band value minus the loads of the
+soft assignment :math:`\pi`) and its Hessian is sparse: two reps interact only through the
+accounts they share. Newton steps (sparse LU, Armijo line search, Levenberg damping when a step
+fails) converge in a dozen iterations per temperature; the temperatures fall geometrically,
+each warm-started.
 
-.. math:: L_\tau(y) = \sum_a -\varepsilon_a \log \sum_r e^{-\bar c_{ar}(y)/\varepsilon_a}
-          + y^\top h, \qquad L(y) - \textstyle\sum_a \varepsilon_a \log n_a \le L_\tau(y) \le L(y),
-
-which is smooth and concave with gradient :math:`h_i - \sum_{a,r} \pi_{ar} g_{i,ar}`
-(:math:`\pi` the soft-min weights, a fractional assignment). L-BFGS-B maximises it over the
-~2K prices for a decreasing sequence of :math:`\tau`; the true :math:`L` is evaluated at every
-stage and the best prices kept, so the bound reported is always the exact :math:`L(y)`, never
-the smoothed one. Iteration counts, not the clock, stop each stage (deterministic results).
+At a stationary point :math:`G\pi = s(\lambda)` lies inside the bands, so :math:`\pi` is a
+fractional plan meeting them, and it is nearly integral: only accounts within about
+:math:`\varepsilon_a` of a tie stay split. The bands are shrunk by ``BAND_MARGIN`` inside the
+smoothing so that rounding the nearly integral accounts keeps the rest feasible
+(``fixing.py``). Prices beyond ``limit`` price units pay a quadratic penalty (elastic rows),
+which keeps :math:`L_\tau` bounded over a candidate set that cannot meet some band. The bound
+reported is always the exact :math:`L(\lambda)` with the true bands, never the smoothed one.
+Iteration counts, not the clock, stop each stage (deterministic results).
 """
 
 from __future__ import annotations
@@ -28,17 +39,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import minimize
+from scipy.sparse.linalg import splu
 
 from solvers.formulation import BalancedAssignment
-from solvers.pricing import Duals, aggregate_duals
+from solvers.pricing import Duals
 
-TEMPERATURES = (0.1, 0.03, 0.01, 0.003, 0.001)
-ITERATIONS_PER_STAGE = 60
-# |price| per row, in units of the average cost per unit of the row's coefficient: a
-# candidate set that cannot meet a band makes L unbounded over it; the cap keeps the prices
-# finite until pricing brings in the pairs that can (the bound stays valid: any y is)
-PRICE_LIMIT = 50.0
+BAND_MARGIN = 2e-3  # bands shrunk by this share inside the smoothing (see fixing.py)
+STATIONARY = 1e-9  # Newton stops once every load is this close to its soft band (relative)
+ARMIJO = 1e-4
 
 
 @dataclass
@@ -96,125 +104,208 @@ class PairArrays:
         return np.repeat(per_account, np.diff(np.r_[self.starts, len(self.a)]))
 
 
-class CouplingRows:
-    """The coupling rows as arrays: signs, right-hand sides, and row loads of a (fractional)
-    assignment."""
+@dataclass(frozen=True)
+class ColumnBands:
+    """The coupling rows folded into one band per coefficient column of ``PairArrays.coef``.
 
-    def __init__(self, model: BalancedAssignment) -> None:
-        self.model = model
-        self.rows = model.rows("cost")
-        self.geq = np.array([row.sense == ">=" for row in self.rows], dtype=bool)
-        self.rhs = np.array([row.rhs for row in self.rows], dtype=float)
-        kind = np.array([row.kind for row in self.rows])
-        self.rep = np.array([row.rep for row in self.rows], dtype=np.int64)
-        self.pot, self.work, self.moved = kind == "potential", kind == "workload", kind == "moved"
+    A column with only an upper row (a capacity, the moved cap) gets the redundant lower
+    band 0; columns without rows are left out of the prices.
+    """
+
+    columns: np.ndarray  # the columns that carry a price
+    lo: np.ndarray
+    hi: np.ndarray  # may be +inf where only a lower row exists (never in practice)
+
+    @classmethod
+    def of(cls, model: BalancedAssignment) -> ColumnBands:
         k = model.n_reps
-        # the column of PairArrays.coef that each row's coefficient sits in
-        self.column = np.where(self.pot, self.rep, np.where(self.work, k + self.rep, 2 * k))
-        self.n_columns = 2 * k + 1
+        lo = np.full(2 * k + 1, -np.inf)
+        hi = np.full(2 * k + 1, np.inf)
+        for row in model.rows("cost"):
+            j = {"potential": row.rep, "workload": k + row.rep}.get(row.kind, 2 * k)
+            if row.sense == ">=":
+                lo[j] = max(lo[j], row.rhs)
+            else:
+                hi[j] = min(hi[j], row.rhs)
+        columns = np.flatnonzero(np.isfinite(lo) | np.isfinite(hi))
+        lo, hi = lo[columns], hi[columns]
+        return cls(columns, np.where(np.isfinite(lo), lo, 0.0), hi)
 
-    def prices(self, y: np.ndarray) -> np.ndarray:
-        """Row prices summed per column of ``PairArrays.coef``."""
-        return np.bincount(self.column, weights=y, minlength=self.n_columns)
+    def shrunk(self, margin: float) -> ColumnBands:
+        """The bands moved inward by ``margin`` of their size (never past their middle)."""
+        size = np.where(np.isfinite(self.hi), self.hi, self.lo)
+        step = np.minimum(
+            margin * np.abs(size), 0.5 * np.where(np.isfinite(self.hi), self.hi - self.lo, np.inf)
+        )
+        return ColumnBands(self.columns, self.lo + np.where(self.lo > 0, step, 0.0), self.hi - step)
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def duals(self, y: np.ndarray) -> Duals:
-        """Per-rep aggregated prices (``assign`` left at zero)."""
-        empty = np.zeros(0, np.int64)
-        return aggregate_duals(self.model, empty, np.zeros(0), self.rows, y)
-
-    def loads(self, pairs: PairArrays, share: np.ndarray) -> np.ndarray:
-        """Left-hand side of every row for the pair shares ``share``."""
-        return (pairs.coef_t @ share)[self.column]
-
-    def bounds(self, limit: float) -> list[tuple[float, float]]:
-        return [(0.0, limit) if g else (-limit, 0.0) for g in self.geq]
+    def exact_term(self, lam: np.ndarray) -> float:
+        r""":math:`\sum_j \min(\lambda_j l_j, \lambda_j u_j)` (the Lagrangian's band part)."""
+        upper = np.where(lam < 0, lam * np.where(np.isfinite(self.hi), self.hi, np.inf), 0.0)
+        return float(np.where(lam >= 0, lam * self.lo, upper).sum())
 
 
 @dataclass
 class DualResult:
-    """Best prices found (per row), their exact bound over the pairs, and the induced choice."""
+    """Prices, their exact bound over the given pairs, and the soft assignment they induce."""
 
-    y: np.ndarray
-    duals: Duals  # aggregated; ``assign`` holds each account's cheapest reduced cost
-    bound: float  # exact L(y) over the given pairs only
-    evaluations: int
+    lam: np.ndarray  # net price per priced column (``ColumnBands.columns``)
+    duals: Duals  # per-rep prices; ``assign`` holds each account's cheapest reduced cost
+    bound: float  # exact L(lambda) over the given pairs, true bands
+    share: np.ndarray  # soft assignment pi per pair (sums to 1 per account)
+    newton_steps: int
 
 
-def exact_value(rows: CouplingRows, pairs: PairArrays, y: np.ndarray) -> tuple[float, Duals]:
-    """:math:`L(y)` over the pairs, and the prices with ``assign`` = cheapest reduced cost."""
-    duals = rows.duals(y)
-    best = pairs.segment_min(pairs.reduced(duals))
-    assign = np.zeros(rows.model.n_accounts)
+class SmoothedDual:
+    r""":math:`L_\tau` over a candidate set: value, gradient, Hessian and soft assignment."""
+
+    def __init__(
+        self,
+        model: BalancedAssignment,
+        pairs: PairArrays,
+        bands: ColumnBands,
+        tau: float,
+        limit: float,
+    ) -> None:
+        self.model, self.pairs, self.bands = model, pairs, bands
+        self.segment = pairs.segment
+        p = model.potential[pairs.accounts]
+        best = pairs.segment_min(pairs.cost)
+        distance = float(best.sum()) / max(float(p.sum()), 1e-300)  # D, cost per potential
+        self.eps = tau * distance * np.maximum(p, 1e-9 * max(float(p.mean()), 1e-300))
+        k = model.n_reps
+        pot = max(float(p.sum()), 1e-300)
+        work = float(model.workload[pairs.accounts].sum()) or pot
+        unit = np.r_[np.full(k, distance), np.full(k, distance * pot / work), [distance]]
+        self.unit = unit[bands.columns]  # a price unit per column: cost per unit of load
+        self.kappa = 1.0 / (tau * self.unit)
+        self.limit = limit
+        finite = np.isfinite(bands.hi)
+        self.mid = np.where(finite, 0.5 * (bands.lo + bands.hi), 0.0)
+        self.half = np.where(finite, 0.5 * (bands.hi - bands.lo), 0.0)
+        self.size = np.where(finite, bands.hi, bands.lo) + 1e-12
+
+    def reduced(self, lam: np.ndarray) -> np.ndarray:
+        full = np.zeros(self.pairs.coef.shape[1])
+        full[self.bands.columns] = lam
+        return self.pairs.reduced_agg(full)
+
+    def soft(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Soft minimum per account and the soft assignment per pair."""
+        pairs, segment = self.pairs, self.segment
+        red = self.reduced(lam)
+        low = pairs.segment_min(red)
+        e = np.exp((low[segment] - red) / self.eps[segment])
+        total = np.add.reduceat(e, pairs.starts)
+        return low - self.eps * np.log(total), e / total[segment]
+
+    def band_parts(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Smoothed band terms, their first and second derivatives (with the price penalty)."""
+        x = self.kappa * lam
+        log_cosh = np.abs(x) + np.log1p(np.exp(-2 * np.abs(x))) - np.log(2.0)
+        t = np.tanh(x)
+        value = self.mid * lam - self.half / self.kappa * log_cosh
+        first = self.mid - self.half * t
+        second = -self.half * self.kappa * (1 - t * t)
+        excess = np.maximum(np.abs(lam) - self.limit * self.unit, 0.0)
+        value = value - self.size * excess**2 / self.unit
+        first = first - 2 * self.size * excess / self.unit * np.sign(lam)
+        second = second - np.where(excess > 0, 2 * self.size / self.unit, 0.0)
+        return value, first, second
+
+    def value(self, lam: np.ndarray) -> float:
+        soft, _ = self.soft(lam)
+        return float(soft.sum() + self.band_parts(lam)[0].sum())
+
+    def gradient(self, lam: np.ndarray, share: np.ndarray) -> np.ndarray:
+        loads = (self.pairs.coef_t @ share)[self.bands.columns]
+        return self.band_parts(lam)[1] - loads
+
+    def hessian(self, lam: np.ndarray, share: np.ndarray) -> sparse.csc_matrix:
+        r""":math:`-\sum_a \varepsilon_a^{-1}(\sum_r \pi_{ar} g g^\top - m_a m_a^\top)` plus the
+        band terms; only split accounts contribute."""
+        pairs, segment = self.pairs, self.segment
+        top = np.maximum.reduceat(share, pairs.starts)
+        chosen = (top < 1 - 1e-12)[segment] & (share > 1e-10)
+        coef = pairs.coef[chosen][:, self.bands.columns]
+        weight = share[chosen]
+        seg = segment[chosen]
+        inv_eps = 1.0 / self.eps[seg]
+        own = coef.T @ sparse.diags(weight * inv_eps) @ coef
+        accounts, row = np.unique(seg, return_inverse=True)
+        spread = sparse.csr_matrix(
+            (weight, (row, np.arange(len(seg)))), shape=(len(accounts), len(seg))
+        )
+        mean = spread @ coef
+        cross = mean.T @ sparse.diags(1.0 / self.eps[accounts]) @ mean
+        return (cross - own + sparse.diags(self.band_parts(lam)[2])).tocsc()
+
+    def stationarity(self, gradient: np.ndarray) -> float:
+        return float(np.max(np.abs(gradient) / np.abs(self.size), initial=0.0))
+
+
+def newton(dual: SmoothedDual, lam: np.ndarray, steps: int) -> tuple[np.ndarray, int]:
+    r"""Maximise :math:`L_\tau` from ``lam`` by damped Newton steps; returns prices and steps."""
+    damping = 1e-6
+    value = dual.value(lam)
+    for step_no in range(steps):
+        _, share = dual.soft(lam)
+        gradient = dual.gradient(lam, share)
+        if dual.stationarity(gradient) < STATIONARY:
+            return lam, step_no
+        hessian = dual.hessian(lam, share)
+        scale = float(np.abs(hessian.diagonal()).max()) or 1.0
+        while True:
+            system = (sparse.identity(len(lam)) * damping * scale - hessian).tocsc()
+            direction = splu(system).solve(gradient)
+            slope = float(gradient @ direction)
+            length = 1.0
+            for _ in range(30):
+                trial = dual.value(lam + length * direction)
+                if trial >= value + ARMIJO * length * slope:
+                    break
+                length *= 0.5
+            else:
+                damping *= 10
+                if damping > 1e6:
+                    return lam, step_no  # no ascent left at this precision
+                continue
+            break
+        lam, value = lam + length * direction, trial
+        damping = max(damping * 0.3, 1e-12)
+    return lam, steps
+
+
+def exact_value(
+    model: BalancedAssignment, pairs: PairArrays, bands: ColumnBands, lam: np.ndarray
+) -> tuple[float, Duals]:
+    r""":math:`L(\lambda)` over the pairs (true bands), and the prices as ``Duals`` with
+    ``assign`` = each account's cheapest reduced cost."""
+    k = model.n_reps
+    full = np.zeros(2 * k + 1)
+    full[bands.columns] = lam
+    best = pairs.segment_min(pairs.reduced_agg(full))
+    assign = np.zeros(model.n_accounts)
     assign[pairs.accounts] = best
-    duals = Duals(assign, duals.potential, duals.workload, duals.moved, duals.rhs_term)
-    return float(best.sum() + y @ rows.rhs), duals
+    rhs = bands.exact_term(lam)
+    duals = Duals(assign, full[:k], full[k : 2 * k], float(full[2 * k]), rhs)
+    return float(best.sum() + rhs), duals
 
 
-def smoothed_ascent(
+def smoothed_dual(
     model: BalancedAssignment,
     pairs: PairArrays,
-    y0: np.ndarray | None = None,
-    temperatures: tuple[float, ...] = TEMPERATURES,
-    iterations: int = ITERATIONS_PER_STAGE,
-    price_limit: float = PRICE_LIMIT,
+    lam: np.ndarray | None,
+    tau: float,
+    limit: float,
+    steps: int,
+    margin: float = BAND_MARGIN,
 ) -> DualResult:
-    """Maximise :math:`L_\\tau` by L-BFGS-B for each temperature, warm-starting each stage."""
-    rows = CouplingRows(model)
-    n_rows = len(rows)
-    # per-account temperature unit: the account's mean candidate cost
-    count = np.diff(np.r_[pairs.starts, len(pairs.a)])
-    mean_cost = np.add.reduceat(pairs.cost, pairs.starts) / count
-    unit = np.maximum(mean_cost, 1e-9 * float(mean_cost.mean()) + 1e-12)
-    # price unit per row: average cost per unit of the row's coefficient, so z is O(1)
-    norm = float(mean_cost.sum()) or 1.0
-    scale = np.ones(n_rows)
-    pot_sum = float(model.potential[pairs.accounts].sum()) or 1.0
-    work_sum = float(model.workload[pairs.accounts].sum()) or 1.0
-    scale[rows.pot | rows.moved] = norm / pot_sum
-    scale[rows.work] = norm / work_sum
-
-    y = np.zeros(n_rows) if y0 is None else y0.copy()
-    best_value, _ = exact_value(rows, pairs, y)
-    best_y = y.copy()
-    evaluations = 0
-    for tau in temperatures:
-        segment = pairs.segment
-        eps = tau * unit
-
-        inv_eps = 1.0 / eps[segment]
-
-        def negative(
-            z: np.ndarray,
-            segment: np.ndarray = segment,
-            eps: np.ndarray = eps,
-            inv_eps: np.ndarray = inv_eps,
-        ) -> tuple[float, np.ndarray]:
-            nonlocal evaluations
-            evaluations += 1
-            yy = z * scale
-            red = pairs.reduced_agg(rows.prices(yy))
-            low = pairs.segment_min(red)
-            e = np.exp((low[segment] - red) * inv_eps)
-            total_e = np.add.reduceat(e, pairs.starts)
-            value = float((low - eps * np.log(total_e)).sum() + yy @ rows.rhs)
-            share = e * (1.0 / total_e)[segment]
-            grad = (rows.rhs - rows.loads(pairs, share)) * scale
-            return -value / norm, -grad / norm
-
-        found = minimize(
-            negative,
-            np.clip(y / scale, -price_limit, price_limit),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=rows.bounds(price_limit),
-            options={"maxiter": iterations, "maxcor": 20, "ftol": 1e-12, "gtol": 1e-10},
-        )
-        y = np.asarray(found.x) * scale
-        value, _ = exact_value(rows, pairs, y)
-        if value > best_value:
-            best_value, best_y = value, y.copy()
-    value, duals = exact_value(rows, pairs, best_y)
-    return DualResult(best_y, duals, value, evaluations)
+    r"""Newton on :math:`L_\tau` (bands shrunk by ``margin``) from ``lam``; exact bound."""
+    bands = ColumnBands.of(model)
+    dual = SmoothedDual(model, pairs, bands.shrunk(margin), tau, limit)
+    start = np.zeros(len(bands.columns)) if lam is None else lam
+    lam, used = newton(dual, start, steps)
+    bound, duals = exact_value(model, pairs, bands, lam)
+    _, share = dual.soft(lam)
+    return DualResult(lam, duals, bound, share, used)

@@ -1,20 +1,20 @@
-r"""Shrink a large LP with near-optimal prices: fix the accounts whose rep is clear.
+r"""Shrink a large LP with a near-integral fractional plan: fix the accounts it does not split.
 
-1. **Prices.** :func:`solvers.dual.smoothed_ascent` over the candidate pairs, then pricing
-   over *all* pairs (``pricing.price``): pairs that undercut an account's cheapest candidate at
-   these prices join, and the ascent resumes at a lower temperature (``DUAL_SCHEDULE``). Each
-   pricing pass also gives the Lagrangian bound :math:`L(y)` over all pairs, valid for the
-   full model whatever :math:`y` is.
-2. **Fixing.** With reduced costs :math:`\bar c_{ar} = c_{ar} - \sum_i y_i g_{i,ar}`, an
-   account whose cheapest pair beats its second cheapest by more than ``FIX_MARGIN`` × its
-   mean candidate cost keeps only that pair. At optimal prices complementary slackness puts
-   every LP optimum on the cheapest pairs, so such accounts are fixed in every LP optimum;
-   with near-optimal prices the margin absorbs the error.
-3. The LP over the remaining pairs is solved by column generation with pricing over all pairs
+1. **Prices and a fractional plan.** :func:`solvers.dual.smoothed_dual` (Newton on the smoothed
+   Lagrangian) over the candidate pairs for a falling temperature (``DUAL_SCHEDULE``), with
+   pricing over *all* pairs after each stage (``pricing.price``): pairs that undercut an
+   account's cheapest candidate join and the stage is repeated. Each pricing pass also gives
+   the Lagrangian bound :math:`L(\lambda)` over all pairs, valid for the full model whatever
+   :math:`\lambda` is.
+2. **Fixing.** At the last temperature the soft assignment :math:`\pi` meets the (slightly
+   shrunk) bands and is nearly integral. An account with :math:`\max_r \pi_{ar} \ge 1 -`
+   ``FIX_SHARE`` keeps only that pair; the others keep the pairs with
+   :math:`\pi_{ar} >` ``PAIR_SHARE``. Rounding the fixed accounts moves a load by at most
+   ``FIX_SHARE`` of it, which the shrunk bands absorb, so the restricted LP stays feasible.
+3. The LP over these columns is solved by column generation with pricing over all pairs
    (``solve.column_generation``), so a wrongly fixed account gets its other pairs back when
-   they price out, and the LP converges to the full model's LP value. Its coupling rows are
-   elastic (slack columns at a large price) so a fixing that makes the bands unreachable
-   still solves and pricing repairs it.
+   they price out, and the LP converges to the full model's LP value. Its coupling rows stay
+   elastic (slack columns at a large price) as a safeguard.
 
 The fixing only decides which columns the LP sees first: the bound is never taken from the
 restricted LP alone, only from Lagrangian values over all pairs or a converged LP.
@@ -27,28 +27,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.dual import PairArrays, smoothed_ascent
+from solvers.dual import PairArrays, smoothed_dual
 from solvers.formulation import BalancedAssignment
-from solvers.pricing import Duals, price
+from solvers.pricing import price
 
-# (temperature, price limit) per round; the limit grows so that an infeasible candidate set
-# cannot push the prices far before pricing has brought in the pairs the bands need
-DUAL_SCHEDULE: tuple[tuple[float, float], ...] = (
-    (0.1, 1.0),
-    (0.03, 3.0),
-    (0.01, 10.0),
-    (0.003, 30.0),
-    (0.001, 50.0),
-    (0.001, 50.0),
-    (0.001, 50.0),
-    (0.001, 50.0),
-    (0.001, 50.0),
-    (0.001, 50.0),
+# (temperature, price limit in price units, Newton steps) per stage; the limit grows so that an
+# infeasible candidate set cannot push the prices far before pricing brings the pairs it needs
+DUAL_SCHEDULE: tuple[tuple[float, float, int], ...] = (
+    (0.3, 3.0, 25),
+    (0.1, 10.0, 25),
+    (0.03, 30.0, 25),
+    (0.01, 50.0, 25),
+    (0.003, 50.0, 25),
 )
-# at the final temperature, stop once a round lifts the bound by less than this share
-SETTLED = 2e-4
-DUAL_ITERATIONS = 100  # L-BFGS-B iterations per round
-FIX_MARGIN = 0.01
+STAGE_ROUNDS = 2  # a stage is repeated while pricing adds pairs, at most this often
+FIX_SHARE = 1e-3
+PAIR_SHARE = 1e-6
 ELASTIC_PRICE = 100.0  # slack price: this many times the plan's cost per rep, per 100 % off
 
 
@@ -70,46 +64,40 @@ def reduce_by_prices(
     pair_r: np.ndarray,
     progress: Callable[[str, str], None],
     out_of_time: Callable[[], bool] = lambda: False,
-    schedule: tuple[tuple[float, float], ...] = DUAL_SCHEDULE,
-    margin: float = FIX_MARGIN,
+    schedule: tuple[tuple[float, float, int], ...] = DUAL_SCHEDULE,
 ) -> Reduced:
-    """Price the candidates by smoothed dual ascent and fix the accounts whose rep is clear."""
+    """Prices and a near-integral fractional plan by smoothed Newton; fix what it settles."""
     k = model.n_reps
-    y = None
+    lam = None
     bound = -np.inf
     pairs = PairArrays.of(model, pair_a, pair_r, model.costs.cost(pair_a, pair_r))
-    duals = None
-    for rounds, (temperature, limit) in enumerate(schedule, start=1):
-        result = smoothed_ascent(
-            model,
-            pairs,
-            y0=y,
-            temperatures=(temperature,),
-            iterations=DUAL_ITERATIONS,
-            price_limit=limit,
-        )
-        y, duals = result.y, result.duals
-        keys = pairs.a * k + pairs.r
-        priced = price(model, duals, "cost", keys)
-        gain = priced.bound - bound
-        bound = max(bound, priced.bound)
-        progress(
-            "dual",
-            f"round {rounds}: bound {priced.bound:,.6g} over all pairs "
-            f"({result.bound:,.6g} over {len(keys):,} candidates, {result.evaluations} "
-            f"evaluations), +{len(priced.new_a):,} pairs",
-        )
-        if len(priced.new_a):
+    result = None
+    for stage, (temperature, limit, steps) in enumerate(schedule, start=1):
+        for _ in range(STAGE_ROUNDS):
+            result = smoothed_dual(model, pairs, lam, temperature, limit, steps)
+            lam = result.lam
+            keys = pairs.a * k + pairs.r
+            priced = price(model, result.duals, "cost", keys)
+            bound = max(bound, priced.bound)
+            progress(
+                "dual",
+                f"stage {stage} (temperature {temperature:g}): bound {priced.bound:,.6g} over "
+                f"all pairs ({result.bound:,.6g} over {len(keys):,} candidates, "
+                f"{result.newton_steps} Newton steps), +{len(priced.new_a):,} pairs",
+            )
+            if len(priced.new_a) == 0 or out_of_time():
+                break
             # priced pairs are new and distinct: a sort merges them
             merged = np.sort(np.concatenate([keys, priced.new_a * k + priced.new_r]))
             a, r = merged // k, merged % k
             pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
-        if temperature <= schedule[-1][0] and gain <= SETTLED * abs(bound):
-            break  # the final temperature's prices have settled
+            lam = result.lam
         if out_of_time():
             break
-    assert duals is not None
-    keep, free = clear_accounts(pairs, duals, margin)
+    assert result is not None
+    if len(result.share) != len(pairs.a):  # pairs were added after the last solve
+        result = smoothed_dual(model, pairs, lam, temperature, limit, steps)
+    keep, free = settled_accounts(pairs, result.share)
     count = np.diff(np.r_[pairs.starts, len(pairs.a)])
     typical_plan = float((np.add.reduceat(pairs.cost, pairs.starts) / count).sum())
     elastic = ELASTIC_PRICE * typical_plan / max(k, 1)
@@ -117,22 +105,17 @@ def reduce_by_prices(
     return Reduced(pairs.a[keep], pairs.r[keep], pairs.a, pairs.r, bound, elastic)
 
 
-def clear_accounts(pairs: PairArrays, duals: Duals, margin: float) -> tuple[np.ndarray, int]:
-    """Pairs to keep (all of an unclear account's, the cheapest of a clear one's) and the
-    number of unclear accounts.
+def settled_accounts(pairs: PairArrays, share: np.ndarray) -> tuple[np.ndarray, int]:
+    """Pairs to keep and the number of accounts left free.
 
-    An account is clear when its second-cheapest reduced cost exceeds its cheapest by more
-    than ``margin`` × its mean candidate cost; ties are never clear.
+    A settled account (largest share at least ``1 - FIX_SHARE``) keeps its largest pair (the
+    first on ties); a free one keeps the pairs holding more than ``PAIR_SHARE`` of it.
     """
-    reduced = pairs.reduced(duals)
     segment = pairs.segment
-    best = pairs.segment_min(reduced)
-    above = reduced - best[segment]
-    count = np.diff(np.r_[pairs.starts, len(pairs.a)])
-    unit = np.add.reduceat(pairs.cost, pairs.starts) / count
-    at_best = above <= 0
-    n_best = np.add.reduceat(at_best.astype(np.int64), pairs.starts)
-    second = np.minimum.reduceat(np.where(at_best, np.inf, above), pairs.starts)
-    clear = (n_best == 1) & (second > margin * np.maximum(unit, 1e-300))
-    keep = ~clear[segment] | at_best
-    return keep, int((~clear).sum())
+    top = np.maximum.reduceat(share, pairs.starts)
+    settled = top >= 1 - FIX_SHARE
+    order = np.lexsort((-share, segment))  # per account, largest share first (stable)
+    largest = np.zeros(len(share), dtype=bool)
+    largest[order[np.r_[True, segment[order][1:] != segment[order][:-1]]]] = True
+    keep = np.where(settled[segment], largest, (share > PAIR_SHARE) | largest)
+    return keep, int((~settled).sum())

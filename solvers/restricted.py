@@ -31,7 +31,7 @@ from solvers.lp_backends import HighsLP
 if TYPE_CHECKING:
     from solvers.solve import Clock, LPResult
 
-REROUND_ROUNDS = 6
+REROUND_ROUNDS = 12
 SHIFT_MARGIN = 1e-4  # of the target, on top of the violation
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from solvers.dual import PairArrays, smoothed_ascent
+from solvers.dual import BAND_MARGIN, ColumnBands, PairArrays, smoothed_dual
 from solvers.pricing import Duals, all_pairs, price
 from solvers.solve import Clock, _meets_all, column_generation, solve_balanced_assignment
 from territory.align import align, build_model
@@ -28,12 +28,22 @@ def _full_lp(model, a, r):
     return column_generation(model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None)
 
 
-def test_smoothed_dual_bound_is_valid_and_reaches_the_lp_value(tiny_inputs):
-    params = AlignParams()
+def _newton_schedule(model, pairs):
+    result = None
+    for temperature in (0.3, 0.1, 0.03, 0.01, 0.003, 0.001):
+        result = smoothed_dual(
+            model, pairs, None if result is None else result.lam, temperature, 50.0, 40
+        )
+    return result
+
+
+@pytest.mark.parametrize("max_moved", [None, 0.3])
+def test_smoothed_dual_bound_is_valid_and_reaches_the_lp_value(tiny_inputs, max_moved):
+    params = AlignParams(max_moved=max_moved)
     optimum, _ = brute_force(tiny_inputs, params)
     model, a, r = _model(tiny_inputs, params)
     pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
-    result = smoothed_ascent(model, pairs, iterations=200)
+    result = _newton_schedule(model, pairs)
     lp = _full_lp(model, a, r)
     assert result.bound <= optimum * (1 + 1e-9)
     assert result.bound <= lp.objective * (1 + 1e-9)
@@ -42,6 +52,28 @@ def test_smoothed_dual_bound_is_valid_and_reaches_the_lp_value(tiny_inputs):
     assert price(model, result.duals, "cost", a * model.n_reps + r).bound == pytest.approx(
         result.bound, rel=1e-9
     )
+
+
+def test_soft_assignment_is_a_fractional_plan_inside_the_shrunk_bands():
+    """At a stationary point the soft assignment meets the (shrunk) bands: a fractional plan
+    whose cost is at least the LP optimum and close to it."""
+    accounts, reps = _clustered(seed=5)
+    inputs = make_inputs(accounts, reps)
+    model, a, r = _model(inputs, AlignParams())
+    pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
+    result = _newton_schedule(model, pairs)
+    share = result.share
+    np.testing.assert_allclose(np.add.reduceat(share, pairs.starts), 1.0, rtol=1e-9)
+    bands = ColumnBands.of(model).shrunk(BAND_MARGIN)
+    loads = (pairs.coef_t @ share)[bands.columns]
+    size = np.abs(np.where(np.isfinite(bands.hi), bands.hi, bands.lo))
+    assert np.all(loads >= bands.lo - 1e-6 * size)
+    assert np.all(loads <= bands.hi + 1e-6 * size)
+    lp = _full_lp(model, a, r)
+    cost = float(pairs.cost @ share)
+    assert cost >= lp.objective * (1 - 1e-9)
+    assert cost == pytest.approx(lp.objective, rel=1e-2)
+    assert result.bound <= lp.objective * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
