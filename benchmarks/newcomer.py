@@ -14,7 +14,9 @@ What a newcomer does, and therefore what this measures:
   capacities, the weight floor inside the pair cost) are those of our model
   (``territory.align.build_model`` / ``PairCosts``), so the MILP is exactly ours over all pairs.
 * **CBC** through ``pulp.getSolver("PULP_CBC_CMD", timeLimit=..., msg=False)``, the solver
-  PuLP ships with; ``solve`` seconds cover PuLP writing the MPS file, CBC and reading back.
+  PuLP 3 ships with (``COIN_CMD`` with a ``cbc`` on the PATH otherwise; PuLP 4 bundles no CBC,
+  and without one the baseline is reported as unavailable); ``solve`` seconds cover PuLP
+  writing the MPS file, CBC and reading back.
 
 The plan is re-scored with the same metric functions as ours (``Plan.metrics()``) and
 ``plan_objective``; CBC's status is read from ``prob.status`` *and* ``prob.sol_status`` (PuLP
@@ -86,6 +88,15 @@ def build_newcomer(
     return prob, x
 
 
+CBC_SOLVERS = ("PULP_CBC_CMD", "COIN_CMD")  # PuLP's bundled CBC, then a cbc on the PATH
+
+
+def cbc_solver() -> str | None:
+    """The name of an installed CBC interface, or None (PuLP 4 bundles none)."""
+    available = set(pulp.listSolvers(onlyAvailable=True))
+    return next((name for name in CBC_SOLVERS if name in available), None)
+
+
 def solve_newcomer(model: BalancedAssignment, time_limit: float) -> dict[str, Any]:
     """Build and solve the newcomer's model; times, CBC's statuses and the assignment."""
     start = time.perf_counter()
@@ -94,7 +105,10 @@ def solve_newcomer(model: BalancedAssignment, time_limit: float) -> dict[str, An
     start = time.perf_counter()
     prob, x = build_newcomer(model, cost)
     build_seconds = time.perf_counter() - start
-    solver = pulp.getSolver("PULP_CBC_CMD", timeLimit=max(1, math.ceil(time_limit)), msg=False)
+    name = cbc_solver()
+    if name is None:
+        raise RuntimeError(f"no CBC in PuLP {pulp.__version__}: the newcomer baseline needs one")
+    solver = pulp.getSolver(name, timeLimit=max(1, math.ceil(time_limit)), msg=False)
     start = time.perf_counter()
     prob.solve(solver)
     solve_seconds = time.perf_counter() - start

@@ -304,6 +304,9 @@ def _newcomer(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
         if "skipped" in job:
             lines.append(_newcomer_skipped(rec["instance"], job))
             continue
+        if "unavailable" in job:
+            lines.append(f"| {rec['instance']} | {job['unavailable']} |" + " |" * (len(header) - 2))
+            continue
         if not job.get("ok"):
             lines.append(f"| {rec['instance']} | {_failed(job)} |" + " |" * (len(header) - 2))
             continue
@@ -362,7 +365,7 @@ def _problems(records: list[dict[str, Any]]) -> str:
     for rec in records:
         for kind in ("align", "baselines", "floor", "newcomer"):
             job = rec.get(kind)
-            if job and "skipped" not in job and not job["ok"]:
+            if job and "skipped" not in job and "unavailable" not in job and not job["ok"]:
                 lines.append(f"- **{rec['instance']} {kind}**: {_short(job['error'], 600)}")
             elif kind == "align" and job and job["data"].get("message"):
                 lines.append(f"- {rec['instance']}: {job['data']['message']}")

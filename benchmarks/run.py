@@ -544,7 +544,9 @@ def _newcomer(
 ) -> dict[str, Any]:
     """Run the newcomer's model, or, above ``max_pairs`` pairs, estimate it from the largest
     one measured so far in this run."""
-    from benchmarks.newcomer import estimate
+    import pulp
+
+    from benchmarks.newcomer import cbc_solver, estimate
 
     n, k = instance_shape(name)
     pairs = (n or 0) * (k or 0)
@@ -557,6 +559,10 @@ def _newcomer(
         largest = max(measured, key=lambda d: d["variables"]) if measured else None
         print(f"{name}: newcomer not run ({pairs:,} binary variables)", file=sys.stderr)
         return {"skipped": estimate(pairs, largest), "max_pairs": max_pairs}
+    if cbc_solver() is None:
+        reason = f"not run: PuLP {pulp.__version__} has no CBC (PuLP 4 bundles none)"
+        print(f"{name}: newcomer {reason}", file=sys.stderr)
+        return {"unavailable": reason}
     # the build is Python loops and CBC overruns its limit: give it room, then kill it
     newcomer_hard = 2 * limit + 120
     print(
