@@ -25,6 +25,7 @@ from territory.cli_common import (
     run_align,
     run_unit_align,
     unit_options,
+    validate_units,
 )
 from territory.cli_compare import compare_command
 from territory.cli_explain import explain_command
@@ -52,14 +53,29 @@ cli.add_command(size_command)
 
 
 @cli.command()
-@input_options
+@optional_input_options
+@unit_options
 def validate(
-    accounts: Path, reps: Path, account_col: tuple[str, ...], rep_col: tuple[str, ...]
+    accounts: Path | None,
+    reps: Path | None,
+    account_col: tuple[str, ...],
+    rep_col: tuple[str, ...],
+    **options: Any,
 ) -> None:
-    """Check the inputs without optimising: exit 0 when usable, 2 with every problem listed."""
+    """Check the inputs without optimising: exit 0 when usable, 2 with every problem listed.
+
+    With --units, checks the unit layer (and the accounts and reps given with it) and reports
+    its adjacency: the parts and islands a contiguous design must respect.
+    """
+    columns = columns_from(account_col, rep_col)
+    if options.get("units") is not None:
+        validate_units(accounts, reps, columns, options)
+        return
+    if accounts is None or reps is None:
+        raise UsageError("validate needs --accounts and --reps (or --units for a unit layer).")
     from territory.inputs import load_inputs
 
-    inputs = load_inputs(accounts, reps, columns_from(account_col, rep_col))
+    inputs = load_inputs(accounts, reps, columns)
     for warning in inputs.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     out.print(

@@ -340,3 +340,50 @@ def run_unit_align(
     if plan.status == "infeasible":
         return EXIT_INFEASIBLE
     return 1 if plan.status == "error" else 0
+
+
+def validate_units(
+    accounts: Path | None, reps: Path | None, columns: ColumnMap, options: dict[str, Any]
+) -> None:
+    """``validate --units``: the layer, the accounts' join and the adjacency's parts."""
+    from territory.adjacency import connect_parts, unit_adjacency
+    from territory.unit_inputs import load_unit_inputs
+    from territory.units import UNIT_FIELDS
+
+    territories = options.get("territories")
+    inputs = load_unit_inputs(
+        options["units"],
+        accounts=accounts,
+        reps=reps,
+        # the layer alone is checked as for one territory: every count fits
+        territories=territories if territories is not None or reps is not None else 1,
+        columns=columns,
+        unit_columns=parse_remaps(options.get("unit_col") or (), UNIT_FIELDS, "--unit-col"),
+        crs=options.get("crs"),
+    )
+    for warning in inputs.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    layer = inputs.layer
+    graph = unit_adjacency(layer.projected, options.get("adjacency") or "rook")
+    if options.get("connect_islands"):
+        graph = connect_parts(graph, layer.projected)
+    n_parts = int(graph.parts().max() + 1) if layer.n_units else 0
+    islands = [str(layer.ids[i]) for i in graph.islands()]
+    detail = f"OK: {layer.n_units:,} units are valid"
+    if inputs.accounts is not None:
+        detail += f", {len(inputs.accounts):,} accounts joined to them"
+    if inputs.reps is not None:
+        detail += f", {len(inputs.reps):,} reps"
+    out.print(
+        detail
+        + f"; {graph.kind} adjacency: {n_parts} part(s)"
+        + (f", {len(graph.links)} link(s) added" if graph.links else "")
+        + (f", islands: {escape(', '.join(islands[:10]))}" if islands else ", no islands")
+        + ("…" if len(islands) > 10 else "")
+        + "."
+    )
+    if n_parts > 1:
+        err.print(
+            "[yellow]note:[/yellow] with --contiguity each part must hold whole territories; "
+            "--connect-islands links every part to its nearest one."
+        )

@@ -368,3 +368,34 @@ def test_unit_runs_repeat_byte_for_byte(tmp_path: Path) -> None:
             assert a == b
         else:
             assert first.read_bytes() == second.read_bytes(), name
+
+
+def test_validate_units_reports_the_layer_its_accounts_and_its_parts(tmp_path: Path) -> None:
+    units = grid_units(2, 4, [2.0] * 8, gap_after_col=1)  # two 2x2 blocks: two parts
+    layer = write_layer(units, tmp_path / "parts.gpkg")
+    code, output = run_cli(["validate", "--units", str(layer)])
+    assert code == 0, output
+    assert "8 units are valid" in output and "2 part(s)" in output and "no islands" in output
+    code, output = run_cli(["validate", "--units", str(layer), "--connect-islands"])
+    assert code == 0 and "1 part(s), 1 link(s) added" in output, output
+    accounts = tmp_path / "accounts.csv"
+    _accounts_in(units, per_unit=2).to_csv(accounts, index=False)
+    code, output = run_cli(["validate", "--units", str(layer), "--accounts", str(accounts)])
+    assert code == 0 and "16 accounts joined to them" in output, output
+    # a lone cell far from the rest is an island
+    lone = pd.concat(
+        [
+            units,
+            grid_units(1, 1, [1.0])
+            .assign(unit_id="far")
+            .set_geometry([shapely.box(-90.0, 45.0, -89.9, 45.1)], crs=4326),
+        ],
+        ignore_index=True,
+    )
+    code, output = run_cli(["validate", "--units", str(write_layer(lone, tmp_path / "lone.gpkg"))])
+    assert code == 0 and "islands: far" in output, output
+
+
+def test_validate_without_units_still_needs_accounts_and_reps() -> None:
+    code, output = run_cli(["validate", "--accounts", "sample_data/accounts.csv"])
+    assert code == 2 and "--accounts and --reps" in output
