@@ -387,3 +387,23 @@ def validate_units(
             "[yellow]note:[/yellow] with --contiguity each part must hold whole territories; "
             "--connect-islands links every part to its nearest one."
         )
+
+
+def parallel_options(what: str) -> Callable[[Callable], Callable]:
+    """``--workers`` and ``--scheduler``: where independent solves of ``what`` run."""
+
+    def decorate(func: Callable) -> Callable:
+        func = click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            default=None,
+            help=f"Solve the {what} on this Dask scheduler (e.g. tcp://host:8786) instead.",
+        )(func)
+        return click.option(
+            "--workers",
+            type=int,
+            default=None,
+            help=f"Local processes solving {what} in parallel [default: min(2, CPUs)].",
+        )(func)
+
+    return decorate

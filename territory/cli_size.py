@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from territory.cli_common import align_options
+from territory.cli_common import align_options, parallel_options
 from territory.console import EXIT_INFEASIBLE, Phases, err, out
 from territory.errors import UsageError
 
@@ -97,18 +97,7 @@ from territory.errors import UsageError
     "reps_N/ run directories.",
 )
 @click.option("--no-map", is_flag=True, help="Do not draw map.html in the run directories.")
-@click.option(
-    "--workers",
-    type=int,
-    default=None,
-    help="Local processes solving headcounts in parallel [default: min(2, CPUs)].",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    help="Solve the headcounts on this Dask scheduler (e.g. tcp://host:8786) instead.",
-)
+@parallel_options("headcounts")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def size_command(
     accounts: Path,

@@ -14,7 +14,7 @@ from click.core import ParameterSource
 from rich.markup import escape
 from rich.table import Table
 
-from territory.cli_common import align_options, optional_input_options
+from territory.cli_common import align_options, optional_input_options, parallel_options
 from territory.console import EXIT_INFEASIBLE, Phases, err, out
 from territory.errors import UsageError
 
@@ -63,18 +63,7 @@ def _explicit(ctx: click.Context, names: list[str]) -> set[str]:
 )
 @click.option("--keep-runs", is_flag=True, help="Also write every point's run directory.")
 @click.option("--no-map", is_flag=True, help="With --keep-runs: do not draw map.html.")
-@click.option(
-    "--workers",
-    type=int,
-    default=None,
-    help="Local processes solving points in parallel [default: min(2, CPUs)].",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    help="Solve the points on this Dask scheduler (e.g. tcp://host:8786) instead.",
-)
+@parallel_options("points")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def sweep_command(
     scenario_file: Path | None,

@@ -21,7 +21,7 @@ from territory import __version__
 from territory.run_files import write_csv, write_json, write_run_dir
 from territory.runs import save_run
 from territory.sizing import RECOMMENDATION_RULE, Sizing
-from territory.sweep_report import HTML_SCRIPT, HTML_STYLE, _fmt, _ticks
+from territory.sweep_report import _fmt, _ticks, report_page, table_row
 
 SIZING_MARKER = "sizing.json"
 PANELS = (
@@ -169,31 +169,21 @@ def write_html(table: pd.DataFrame, path: Path, title: str, recommended: int | N
             html.escape(str(r["location_status"])),
             "recommended" if r["recommended"] else "",
         ]
-        klass = ' class="kneerow"' if r["recommended"] else ""
-        rows.append(
-            f'<tr data-point="{r["reps"]}"{klass}>'
-            + "".join(f"<td>{c}</td>" for c in cells)
-            + "</tr>"
-        )
+        rows.append(table_row(r["reps"], cells, bool(r["recommended"])))
     verdict = (
         f"Recommended headcount: <b>{recommended}</b> ({html.escape(RECOMMENDATION_RULE)})."
         if recommended is not None
         else f"No headcount fits ({html.escape(RECOMMENDATION_RULE)}): try larger sizes."
     )
     panels = "".join(_panel_svg(table, *panel) for panel in PANELS)
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{HTML_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{verdict}</p>"
+    intro = (
+        f"<p>{verdict}</p>"
         "<p>Each headcount is a full alignment after its new home bases were placed. "
         "Filled points meet their balance bands, dashed red ones do not; the ring marks the "
         "recommended size. Coverage is the share of the workload that fits within the reps' "
         "capacities.</p>"
-        f'<div class="charts">{panels}</div>'
-        "<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr></thead>"
-        "<tbody>" + "".join(rows) + "</tbody></table>"
-        f"<script>{HTML_SCRIPT}</script></body></html>\n"
     )
+    page = report_page(title, intro, panels, headers, rows)
     path.write_text(page, encoding="utf-8")
 
 

@@ -219,26 +219,34 @@ def write_html(table: pd.DataFrame, path: Path, title: str) -> None:
             "yes" if r["pareto"] else "",
             "knee" if r["knee"] else "",
         ]
-        klass = ' class="kneerow"' if r["knee"] else ""
-        rows.append(
-            f'<tr data-point="{r["point"]}"{klass}>'
-            + "".join(f"<td>{c}</td>" for c in cells)
-            + "</tr>"
-        )
+        rows.append(table_row(r["point"], cells, bool(r["knee"])))
     panels = "".join(_panel_svg(table, *panel) for panel in PANELS)
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{HTML_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>"
+    intro = (
         "<p>Each point is a full alignment. Filled: Pareto (no other point is as good on "
         "balance, travel and disruption and better on one); hollow: dominated; dashed red: no "
         f"plan within its constraints; ringed: the knee ({html.escape(KNEE_RULE)}).</p>"
+    )
+    page = report_page(title, intro, panels, headers, rows)
+    path.write_text(page, encoding="utf-8")
+
+
+def table_row(point: object, cells: list[str], marked: bool) -> str:
+    """One HTML table row, linked to its chart point; ``marked`` highlights it."""
+    klass = ' class="kneerow"' if marked else ""
+    return f'<tr data-point="{point}"{klass}>' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def report_page(title: str, intro: str, panels: str, headers: list[str], rows: list[str]) -> str:
+    """A self-contained report page: title, intro, chart panels and the linked table."""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{HTML_STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{intro}"
         f'<div class="charts">{panels}</div>'
         "<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr></thead>"
         "<tbody>" + "".join(rows) + "</tbody></table>"
         f"<script>{HTML_SCRIPT}</script></body></html>\n"
     )
-    path.write_text(page, encoding="utf-8")
 
 
 def save_sweep(
