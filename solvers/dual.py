@@ -213,9 +213,10 @@ class SmoothedDual:
         second = second - np.where(excess > 0, 2 * self.size / self.unit, 0.0)
         return value, first, second
 
-    def value(self, lam: np.ndarray) -> float:
-        soft, _ = self.soft(lam)
-        return float(soft.sum() + self.band_parts(lam)[0].sum())
+    def value(self, lam: np.ndarray) -> tuple[float, np.ndarray]:
+        r""":math:`L_\tau(\lambda)` and the soft assignment there (reused by the next step)."""
+        soft, share = self.soft(lam)
+        return float(soft.sum() + self.band_parts(lam)[0].sum()), share
 
     def gradient(self, lam: np.ndarray, share: np.ndarray) -> np.ndarray:
         loads = (self.pairs.coef_t @ share)[self.bands.columns]
@@ -247,9 +248,8 @@ class SmoothedDual:
 def newton(dual: SmoothedDual, lam: np.ndarray, steps: int) -> tuple[np.ndarray, int]:
     r"""Maximise :math:`L_\tau` from ``lam`` by damped Newton steps; returns prices and steps."""
     damping = 1e-6
-    value = dual.value(lam)
+    value, share = dual.value(lam)
     for step_no in range(steps):
-        _, share = dual.soft(lam)
         gradient = dual.gradient(lam, share)
         if dual.stationarity(gradient) < STATIONARY:
             return lam, step_no
@@ -261,7 +261,7 @@ def newton(dual: SmoothedDual, lam: np.ndarray, steps: int) -> tuple[np.ndarray,
             slope = float(gradient @ direction)
             length = 1.0
             for _ in range(30):
-                trial = dual.value(lam + length * direction)
+                trial, trial_share = dual.value(lam + length * direction)
                 if trial >= value + ARMIJO * length * slope:
                     break
                 length *= 0.5
@@ -271,7 +271,7 @@ def newton(dual: SmoothedDual, lam: np.ndarray, steps: int) -> tuple[np.ndarray,
                     return lam, step_no  # no ascent left at this precision
                 continue
             break
-        lam, value = lam + length * direction, trial
+        lam, value, share = lam + length * direction, trial, trial_share
         damping = max(damping * 0.3, 1e-12)
     return lam, steps
 
