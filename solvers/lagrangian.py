@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvers.formulation import BalancedAssignment
+from solvers.keys import unique_keys
 from solvers.pricing import Duals, aggregate_duals
 
 
@@ -163,7 +164,7 @@ def priced_ascent(
             best_bound, best = priced.bound, ascent
         if len(priced.new_a) == 0:
             break
-        merged = np.unique(np.concatenate([keys, priced.new_a * k + priced.new_r]))
+        merged = unique_keys(np.concatenate([keys, priced.new_a * k + priced.new_r]))
         pair_a, pair_r = merged // k, merged % k
     assert best is not None
     return best, best_bound, pair_a, pair_r

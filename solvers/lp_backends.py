@@ -22,6 +22,7 @@ from solvers.backends import (
     stdout_silenced,
 )
 from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
+from solvers.keys import contains
 from solvers.pricing import Duals, aggregate_duals, read_duals
 
 IPM_MIN_COLUMNS = 100_000
@@ -172,7 +173,7 @@ class HighsLP:
         k = self.model.n_reps
         known = self.pair_a * k + self.pair_r
         keys = pair_a * k + pair_r
-        fresh = ~np.isin(keys, known)
+        fresh = ~contains(np.sort(known), keys)
         self._add(pair_a[fresh], pair_r[fresh])
 
     def _add(self, a: np.ndarray, r: np.ndarray) -> None:

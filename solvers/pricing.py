@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvers.formulation import BalancedAssignment, BuiltProblem, Phase, Row
+from solvers.keys import contains, unique_keys
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def price(
             continue
         rows, cols = np.nonzero(negative)
         keys = a[rows].astype(np.int64) * k + cols
-        fresh = ~_contains(in_set, keys)
+        fresh = ~contains(in_set, keys)
         rows, cols, keys = rows[fresh], cols[fresh], keys[fresh]
         if len(keys) == 0:
             continue
@@ -198,7 +199,7 @@ def _price_spatial(
     a = np.concatenate(found_a)
     r = np.concatenate(found_r)
     keys = a.astype(np.int64) * k + r
-    fresh = ~_contains(in_set, keys)
+    fresh = ~contains(in_set, keys)
     a, r = a[fresh], r[fresh]
     rc = _reduced(model, duals, a, r, model.costs.cost(a, r))
     ok = np.isfinite(rc)
@@ -245,15 +246,8 @@ def pairs_below(
     if not out_a:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     a_all, r_all = np.concatenate(out_a), np.concatenate(out_r)
-    keys = np.unique(a_all.astype(np.int64) * k + r_all)
+    keys = unique_keys(a_all.astype(np.int64) * k + r_all)
     return keys // k, keys % k
-
-
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[pos] == keys
 
 
 def all_pairs(model: BalancedAssignment, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -270,5 +264,5 @@ def all_pairs(model: BalancedAssignment, limit: int) -> tuple[np.ndarray, np.nda
         out_r.append(cols)
     if not out_a:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    keys = np.unique(np.concatenate(out_a).astype(np.int64) * k + np.concatenate(out_r))
+    keys = unique_keys(np.concatenate(out_a).astype(np.int64) * k + np.concatenate(out_r))
     return keys // k, keys % k

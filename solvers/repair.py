@@ -113,12 +113,27 @@ def repair(
             break
         loads = loads_of(model, assignment)
         current = assignment[pair_a]
-        cand = np.flatnonzero(current != pair_r)
-        if len(cand) == 0:
-            break
         cost_of[pair_a] = np.nan
         held = current == pair_r
         cost_of[pair_a[held]] = pair_cost[held]
+        total = viol.total(loads)
+        eps = 1e-12
+        if total > eps:
+            # only a move out of or into a rep that breaks a row (or one changing a broken
+            # moved cap) can remove violation: the others are not scored
+            broken = viol.rep(np.arange(model.n_reps), loads.potential, loads.workload) > eps
+            touches = broken[current] | broken[pair_r]
+            if model.max_moved is not None and viol.moved(loads.moved) > eps:
+                touches = np.ones(len(pair_a), dtype=bool)
+            cand = np.flatnonzero(~held & touches)
+        elif improve:
+            scale = 1e-9 * (np.abs(pair_cost[np.isfinite(pair_cost)]).mean() + 1.0)
+            # only a move that cuts cost is scored (then it must not create violation)
+            cand = np.flatnonzero(~held & (pair_cost - cost_of[pair_a] < -scale))
+        else:
+            break
+        if len(cand) == 0:
+            break
         a, r, old = pair_a[cand], pair_r[cand], current[cand]
         p, w = model.potential[a], model.workload[a]
         d_viol = (
@@ -130,21 +145,16 @@ def repair(
         d_moved = p * (model.is_move(a, r).astype(float) - model.is_move(a, old))
         d_viol = d_viol + viol.moved(loads.moved + d_moved) - viol.moved(loads.moved)
         d_cost = pair_cost[cand] - cost_of[a]
-        total = viol.total(loads)
-        eps = 1e-12
         if total > eps:
             useful = d_viol < -eps
             if not useful.any():
                 break
             score = np.where(useful, d_cost / np.maximum(-d_viol, eps), np.inf)
-        elif improve:
-            scale = 1e-9 * (np.abs(pair_cost[np.isfinite(pair_cost)]).mean() + 1.0)
-            useful = (d_viol <= eps) & (d_cost < -scale)
+        else:
+            useful = d_viol <= eps
             if not useful.any():
                 break
             score = np.where(useful, d_cost, np.inf)
-        else:
-            break
         picked = _disjoint_best(score, old, r, d_moved, model.max_moved is not None)
         if not picked:
             break
@@ -160,12 +170,20 @@ def _disjoint_best(
     The moved cap is a single global row: at most one move that changes it is taken per round.
     """
     order = np.argsort(score, kind="stable")
+    order = order[np.isfinite(score[order])]
+    # a later move with the same reps (and the same effect on the moved cap) always finds
+    # them taken: only the best move per such key can be picked, so the rest are dropped
+    width = int(max(old.max(initial=0), new.max(initial=0))) + 2
+    key = ((old[order] + 1) * width + new[order] + 1) * 2
+    if capped:
+        key = key + (d_moved[order] != 0)
+    by_key = np.argsort(key, kind="stable")  # within a key, the best move stays first
+    first = np.r_[True, key[by_key][1:] != key[by_key][:-1]]
+    order = order[np.sort(by_key[first])]
     touched: set[int] = set()
     picked: list[int] = []
     moved_change_taken = False
     for j in order:
-        if not np.isfinite(score[j]):
-            break
         o, n = int(old[j]), int(new[j])
         if o in touched or n in touched:
             continue

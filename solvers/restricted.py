@@ -13,7 +13,8 @@ Rounding the split accounts can leave a rep a hair outside its band where a whol
 short (single-account repair moves cannot fix that: every neighbour sits on its own band).
 :func:`reround` moves the bands the rounded plan breaks inward by the violation (plus
 ``SHIFT_MARGIN`` of the target, doubling on every try) in the same live LP, re-solves from its
-basis, and rounds and repairs again; the bound stays the unshifted LP's.
+basis (no pricing: the shifted LP only guides the rounding), and rounds and repairs again;
+the bound stays the unshifted LP's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from solvers.backends import OPTIMAL
 from solvers.fixing import Reduced
 from solvers.formulation import BalancedAssignment, Committed
 from solvers.lp_backends import HighsLP
@@ -74,7 +76,6 @@ def reround(
     """Move the bands a rounded plan breaks inward and round the LP again (see the module);
     stops at the first plan meeting every band or after ``REROUND_ROUNDS`` tries."""
     from solvers.repair import Violation, loads_of
-    from solvers.solve import column_generation
 
     k = model.n_reps
     shift = Committed(np.zeros(k), np.zeros(k), 0.0)
@@ -104,14 +105,16 @@ def reround(
                 + grow * (loads.moved - model.max_moved + SHIFT_MARGIN * viol.m_scale),
             )
         broken = int((viol.rep(np.arange(k), loads.potential, loads.workload) > 1e-12).sum())
-        progress("reround", f"try {attempt}: the bands of {broken} reps moved inward")
         backend.shift_rows(shift)
-        shifted = column_generation(
-            model, solver, lp.pair_a, lp.pair_r, "cost", clock, progress, backend=backend
+        # no pricing: the shifted LP only guides the rounding, the bound is the unshifted LP's
+        solved = backend.solve(max(clock.left(), 1.0))
+        progress(
+            "reround",
+            f"try {attempt}: bands of {broken} reps moved inward, LP {solved.objective or 0:,.6g}",
         )
-        if shifted.duals is None:
+        if solved.status != OPTIMAL:
             break
-        assignment = integral(shifted)
+        assignment = integral(replace(lp, pair_a=backend.pair_a, pair_r=backend.pair_r, x=solved.x))
         if viol.total(loads_of(model, assignment)) <= 1e-9 or clock.left() <= 0:
             break
     return assignment

@@ -37,6 +37,7 @@ from solvers.backends import (
 )
 from solvers.fixing import Reduced, reduce_by_prices
 from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
+from solvers.keys import contains, unique_keys
 from solvers.lagrangian import priced_ascent
 from solvers.lp_backends import HighsLP, PulpLP
 from solvers.pricing import Duals, all_pairs, pairs_below, price
@@ -199,14 +200,29 @@ def column_generation(
         if clock.left() <= 0:
             last.status = TIME_LIMIT
             return last
-        merged = np.unique(np.concatenate([keys, _pair_keys(priced.new_a, priced.new_r, k)]))
+        merged = unique_keys(np.concatenate([keys, _pair_keys(priced.new_a, priced.new_r, k)]))
         pair_a, pair_r = merged // k, merged % k
     assert last is not None
     return last
 
 
+@dataclass(frozen=True)
+class RepairPairs:
+    """Pairs repair may move accounts to beyond the LP's own (sorted keys and their costs),
+    built once and reused by every rounding of a solve."""
+
+    keys: np.ndarray
+    cost: np.ndarray
+
+    @classmethod
+    def of(cls, model: BalancedAssignment, a: np.ndarray, r: np.ndarray) -> RepairPairs:
+        keys = unique_keys(_pair_keys(a, r, model.n_reps))
+        k = model.n_reps
+        return cls(keys, model.costs.cost(keys // k, keys % k))
+
+
 def _integral(
-    model: BalancedAssignment, lp: LPResult, extra: tuple[np.ndarray, np.ndarray] | None = None
+    model: BalancedAssignment, lp: LPResult, extra: RepairPairs | None = None
 ) -> tuple[np.ndarray, int]:
     """Round the LP and repair it; also count the accounts the LP split between reps.
 
@@ -215,11 +231,17 @@ def _integral(
     assignment = round_largest(model.n_accounts, lp.pair_a, lp.pair_r, lp.x)
     split = int(np.sum(np.bincount(lp.pair_a[lp.x > 1e-6], minlength=model.n_accounts) > 1))
     a, r = lp.pair_a, lp.pair_r
-    if extra is not None:
+    if extra is None:
+        cost = model.costs.cost(a, r)
+    else:
         k = model.n_reps
-        keys = np.unique(np.concatenate([_pair_keys(a, r, k), _pair_keys(extra[0], extra[1], k)]))
+        lp_keys = _pair_keys(a, r, k)
+        fresh = lp_keys[~contains(extra.keys, lp_keys)]
+        keys = np.concatenate([extra.keys, fresh])
+        order = np.argsort(keys, kind="stable")  # repair breaks ties by position
+        keys = keys[order]
+        cost = np.concatenate([extra.cost, model.costs.cost(fresh // k, fresh % k)])[order]
         a, r = keys // k, keys % k
-    cost = model.costs.cost(a, r)
     return repair(model, assignment, a, r, cost), split
 
 
@@ -260,7 +282,7 @@ def solve_balanced_assignment(
     for target, weight in fills:
         ra, rr = model.costs.rep_candidates(REP_CANDIDATE_FILL * target, weight)
         parts.append(_pair_keys(ra, rr, model.n_reps))
-    keys = np.unique(np.concatenate(parts))
+    keys = unique_keys(np.concatenate(parts))
     a0, r0 = keys // model.n_reps, keys % model.n_reps
     active = model.active[a0]
     a0, r0 = a0[active], r0[active]
@@ -300,22 +322,22 @@ def solve_balanced_assignment(
         )
 
     t = time.perf_counter()
-    assignment, split = _integral(
-        model, lp, None if reduced is None else (reduced.all_a, reduced.all_r)
-    )
-    if live is not None and reduced is not None and clock.left() > 1:
-        extra = (reduced.all_a, reduced.all_r)
-        if not _meets_all(model, assignment):
-            assignment = reround(
-                model,
-                solver,
-                live,
-                lp,
-                assignment,
-                clock,
-                progress,
-                lambda shifted: _integral(model, shifted, extra)[0],
-            )
+    extra = None
+    if reduced is not None:
+        extra = RepairPairs.of(model, reduced.all_a, reduced.all_r)
+    assignment, split = _integral(model, lp, extra)
+    rounded_ok = _meets_all(model, assignment)
+    if live is not None and extra is not None and clock.left() > 1 and not rounded_ok:
+        assignment = reround(
+            model,
+            solver,
+            live,
+            lp,
+            assignment,
+            clock,
+            progress,
+            lambda shifted: _integral(model, shifted, extra)[0],
+        )
     timings["repair"] = time.perf_counter() - t
     objective = plan_cost(model, assignment)
     bound = lp.bound
@@ -576,7 +598,7 @@ def _mip(
     else:
         a, r = pairs
     idx = np.flatnonzero(assignment >= 0)
-    keys = np.unique(np.concatenate([a * model.n_reps + r, idx * model.n_reps + assignment[idx]]))
+    keys = unique_keys(np.concatenate([a * model.n_reps + r, idx * model.n_reps + assignment[idx]]))
     a, r = keys // model.n_reps, keys % model.n_reps
     cost = model.costs.cost(a, r)
     ok = np.isfinite(cost)

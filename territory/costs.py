@@ -14,6 +14,7 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
+from solvers.keys import unique_keys
 from territory.errors import InputError, Problem
 from territory.geo import haversine_km, nearest
 from territory.inputs import AlignmentInputs
@@ -244,5 +245,5 @@ def is_forbidden(forbidden_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def unique_pairs(a: np.ndarray, r: np.ndarray, n_reps: int) -> tuple[np.ndarray, np.ndarray]:
     """Deduplicate pairs and sort them by account, then rep (a deterministic order)."""
-    keys = np.unique(a.astype(np.int64) * n_reps + r.astype(np.int64))
+    keys = unique_keys(a.astype(np.int64) * n_reps + r.astype(np.int64))
     return keys // n_reps, keys % n_reps
