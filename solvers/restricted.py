@@ -11,10 +11,12 @@ from the basis.
 
 Rounding the split accounts can leave a rep a hair outside its band where a whole region is
 short (single-account repair moves cannot fix that: every neighbour sits on its own band).
-:func:`reround` moves the bands the rounded plan breaks inward by the violation (plus
-``SHIFT_MARGIN`` of the target, doubling on every try) in the same live LP, re-solves from its
-basis (no pricing: the shifted LP only guides the rounding), and rounds and repairs again;
-the bound stays the unshifted LP's.
+:func:`reround` first gives the live LP the cheapest quarter of the other candidate pairs (by
+reduced cost at the LP's duals, so its optimum is unchanged), then moves the bands the rounded
+plan breaks inward by the violation (plus ``SHIFT_MARGIN`` of the target; the step grows by half
+on every try), re-solves from the basis and rounds and repairs again. Pricing runs only once the
+shifted bands need the elastic slack: otherwise the shifted LP just guides the rounding. The
+bound stays the unshifted LP's.
 """
 
 from __future__ import annotations
@@ -29,12 +31,16 @@ from solvers.backends import OPTIMAL
 from solvers.fixing import Reduced
 from solvers.formulation import BalancedAssignment, Committed
 from solvers.lp_backends import HighsLP
+from solvers.pricing import Duals
 
 if TYPE_CHECKING:
     from solvers.solve import Clock, LPResult
 
-REROUND_ROUNDS = 12
+REROUND_ROUNDS = 16
+REROUND_GROWTH = 1.5  # the inward shift grows by this factor on every try
 SHIFT_MARGIN = 1e-4  # of the target, on top of the violation
+ALTERNATIVE_SHARE = 0.25  # of the candidate pairs, by reduced cost, given to the re-rounding LP
+SLACK_USED = 1e-6  # elastic slack above this (row units) means the shifted bands are out of reach
 
 
 def fixed_lp(
@@ -72,11 +78,21 @@ def reround(
     clock: Clock,
     progress: Callable[[str, str], None],
     integral: Callable[[LPResult], np.ndarray],
+    alternatives: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Move the bands a rounded plan breaks inward and round the LP again (see the module);
-    stops at the first plan meeting every band or after ``REROUND_ROUNDS`` tries."""
-    from solvers.repair import Violation, loads_of
+    stops at the first plan meeting every band or after ``REROUND_ROUNDS`` tries.
 
+    ``alternatives``: candidate pairs (sorted keys ``a * K + r`` and their costs); the cheapest
+    ``ALTERNATIVE_SHARE`` of them by reduced cost join the LP first, so that the shifted bands
+    can move fixed accounts without pricing (at the LP's duals they price at or above zero, so
+    the LP optimum is unchanged).
+    """
+    from solvers.repair import Violation, loads_of
+    from solvers.solve import column_generation
+
+    if alternatives is not None and lp.duals is not None:
+        add_cheap_alternatives(model, backend, lp.duals, *alternatives)
     k = model.n_reps
     shift = Committed(np.zeros(k), np.zeros(k), 0.0)
     viol = Violation(model)
@@ -87,8 +103,8 @@ def reround(
         ) - np.where(loads.potential > viol.p_hi, loads.potential - viol.p_hi, 0.0)
         pad = SHIFT_MARGIN * model.pot_target
         # a split account with most of its share on the rep rounds back the same way unless
-        # the move outgrows its share: the step doubles on every try
-        grow = 2.0 ** (attempt - 1)
+        # the move outgrows its share: the step grows on every try
+        grow = REROUND_GROWTH ** (attempt - 1)
         shift.potential[:] -= grow * np.sign(pot_need) * (np.abs(pot_need) + pad)
         if viol.w_lo is not None:
             work_need = np.where(
@@ -106,15 +122,54 @@ def reround(
             )
         broken = int((viol.rep(np.arange(k), loads.potential, loads.workload) > 1e-12).sum())
         backend.shift_rows(shift)
-        # no pricing: the shifted LP only guides the rounding, the bound is the unshifted LP's
+        # no pricing while the shifted bands can be met: that LP only guides the rounding (the
+        # bound stays the unshifted LP's); once they cannot with the columns at hand (elastic
+        # slack in use), pricing brings the pairs that can
         solved = backend.solve(max(clock.left(), 1.0))
+        if solved.status == OPTIMAL and max(solved.slack.values(), default=0.0) > SLACK_USED:
+            priced = column_generation(
+                model, solver, lp.pair_a, lp.pair_r, "cost", clock, progress, backend=backend
+            )
+            if priced.duals is None:
+                break
+            shifted = priced
+        elif solved.status == OPTIMAL:
+            shifted = replace(
+                lp,
+                objective=solved.objective,
+                pair_a=backend.pair_a,
+                pair_r=backend.pair_r,
+                x=solved.x,
+            )
+        else:
+            break
         progress(
             "reround",
-            f"try {attempt}: bands of {broken} reps moved inward, LP {solved.objective or 0:,.6g}",
+            f"try {attempt}: bands of {broken} reps moved inward, LP {shifted.objective or 0:,.6g}",
         )
-        if solved.status != OPTIMAL:
-            break
-        assignment = integral(replace(lp, pair_a=backend.pair_a, pair_r=backend.pair_r, x=solved.x))
+        assignment = integral(shifted)
         if viol.total(loads_of(model, assignment)) <= 1e-9 or clock.left() <= 0:
             break
     return assignment
+
+
+def add_cheap_alternatives(
+    model: BalancedAssignment, backend: HighsLP, duals: Duals, keys: np.ndarray, cost: np.ndarray
+) -> None:
+    """Append to the live LP the pairs with the lowest reduced cost at ``duals`` (the cheapest
+    ``ALTERNATIVE_SHARE`` of those pricing above zero, plus any at zero)."""
+    k = model.n_reps
+    a, r = keys // k, keys % k
+    reduced = (
+        cost
+        - duals.assign[a]
+        - model.potential[a] * duals.potential[r]
+        - model.workload[a] * duals.workload[r]
+        - duals.moved * model.potential[a] * model.is_move(a, r)
+    )
+    positive = reduced[reduced > 0]
+    if len(positive) == 0:
+        return
+    threshold = float(np.quantile(positive, ALTERNATIVE_SHARE))
+    cheap = np.isfinite(reduced) & (reduced <= threshold)
+    backend.set_pairs(a[cheap], r[cheap])

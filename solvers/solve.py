@@ -337,6 +337,7 @@ def solve_balanced_assignment(
             clock,
             progress,
             lambda shifted: _integral(model, shifted, extra)[0],
+            (extra.keys, extra.cost),
         )
     timings["repair"] = time.perf_counter() - t
     objective = plan_cost(model, assignment)

@@ -193,3 +193,40 @@ def test_moving_bands_inward_in_the_live_lp_tightens_it():
         np.sum(moved.x[moved.pair_r == 0] * model.potential[moved.pair_a[moved.pair_r == 0]])
     )
     assert load >= (1 - model.tolerance + 0.05) * model.pot_target[0] * (1 - 1e-9)
+
+
+def test_cheap_alternatives_join_the_live_lp_without_changing_its_optimum():
+    """At the LP's duals every missing pair prices at or above zero, so adding the cheapest of
+    them (what re-rounding does before it moves bands) keeps the LP value."""
+    from solvers.lp_backends import HighsLP
+    from solvers.restricted import add_cheap_alternatives
+
+    accounts, reps = _clustered(seed=6)
+    inputs = make_inputs(accounts, reps)
+    model, _, _ = _model(inputs, AlignParams(tolerance=0.1, candidates=2))
+    a, r = model.costs.initial_pairs()
+    live = HighsLP(model, elastic=1e3 * model.cost_scale * model.n_accounts)
+    base = column_generation(model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live)
+    assert base.converged and base.duals is not None
+    assert sum(base.slack.values()) == pytest.approx(0.0, abs=1e-6)
+    k = model.n_reps
+    every_a, every_r = all_pairs(model, 10**6)
+    keys = every_a * k + every_r
+    before = len(live.pair_a)
+    add_cheap_alternatives(model, live, base.duals, keys, model.costs.cost(every_a, every_r))
+    assert len(live.pair_a) > before
+    d = base.duals
+    reduced = (
+        model.costs.cost(every_a, every_r)
+        - d.assign[every_a]
+        - model.potential[every_a] * d.potential[every_r]
+        - model.workload[every_a] * d.workload[every_r]
+    )
+    held = np.isin(keys, live.pair_a * k + live.pair_r)
+    joined = held & ~np.isin(keys, base.pair_a * k + base.pair_r)
+    assert reduced.min() >= -1e-9 * np.abs(reduced).max()  # converged: nothing prices out
+    # the cheapest missing pairs joined, none dearer than one left out
+    assert joined.any() and (~held).any()
+    assert reduced[joined].max() <= reduced[~held].min()
+    again = live.solve(60)
+    assert again.objective == pytest.approx(base.objective, rel=1e-9)
