@@ -168,6 +168,7 @@ class SmoothedDual:
         limit: float,
     ) -> None:
         self.model, self.pairs, self.bands = model, pairs, bands
+        self.priced_coef = pairs.coef[:, bands.columns].tocsr()  # sliced once, not per step
         self.segment = pairs.segment
         p = model.potential[pairs.accounts]
         best = pairs.segment_min(pairs.cost)
@@ -228,7 +229,7 @@ class SmoothedDual:
         pairs, segment = self.pairs, self.segment
         top = np.maximum.reduceat(share, pairs.starts)
         chosen = (top < 1 - 1e-12)[segment] & (share > 1e-10)
-        coef = pairs.coef[chosen][:, self.bands.columns]
+        coef = self.priced_coef[chosen]
         weight = share[chosen]
         seg = segment[chosen]
         inv_eps = 1.0 / self.eps[seg]
