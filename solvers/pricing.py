@@ -230,6 +230,14 @@ def _reduced(
     return value
 
 
+def reduced_cost(
+    model: BalancedAssignment, duals: Duals, a: np.ndarray, r: np.ndarray, cost: np.ndarray
+) -> np.ndarray:
+    """Reduced cost of pairs at ``duals``, :math:`u_a` included (at an LP optimum over all
+    pairs none is negative)."""
+    return _reduced(model, duals, a, r, cost) - duals.assign[a]
+
+
 def pairs_below(
     model: BalancedAssignment, duals: Duals, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:

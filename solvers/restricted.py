@@ -31,7 +31,7 @@ from solvers.backends import OPTIMAL
 from solvers.fixing import Reduced
 from solvers.formulation import BalancedAssignment, Committed
 from solvers.lp_backends import HighsLP
-from solvers.pricing import Duals
+from solvers.pricing import Duals, reduced_cost
 
 if TYPE_CHECKING:
     from solvers.solve import Clock, LPResult
@@ -160,13 +160,7 @@ def add_cheap_alternatives(
     ``ALTERNATIVE_SHARE`` of those pricing above zero, plus any at zero)."""
     k = model.n_reps
     a, r = keys // k, keys % k
-    reduced = (
-        cost
-        - duals.assign[a]
-        - model.potential[a] * duals.potential[r]
-        - model.workload[a] * duals.workload[r]
-        - duals.moved * model.potential[a] * model.is_move(a, r)
-    )
+    reduced = reduced_cost(model, duals, a, r, cost)
     positive = reduced[reduced > 0]
     if len(positive) == 0:
         return

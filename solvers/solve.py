@@ -40,7 +40,7 @@ from solvers.formulation import BalancedAssignment, Committed, Phase, build_prob
 from solvers.keys import contains, unique_keys
 from solvers.lagrangian import priced_ascent
 from solvers.lp_backends import HighsLP, PulpLP
-from solvers.pricing import Duals, all_pairs, pairs_below, price
+from solvers.pricing import Duals, all_pairs, pairs_below, price, reduced_cost
 from solvers.repair import Violation, loads_of, repair, round_largest
 from solvers.restricted import fixed_lp, reround
 
@@ -500,13 +500,7 @@ def _neighbourhood_mip(
     duals = lp.duals
     a, r = lp.pair_a, lp.pair_r
     cost = model.costs.cost(a, r)
-    rc = (
-        cost
-        - duals.assign[a]
-        - model.potential[a] * duals.potential[r]
-        - model.workload[a] * duals.workload[r]
-        - duals.moved * model.potential[a] * model.is_move(a, r)
-    )
+    rc = reduced_cost(model, duals, a, r, cost)
     rounded = round_largest(model.n_accounts, a, r, lp.x)
     split = np.bincount(a[lp.x > 1e-6], minlength=model.n_accounts) > 1
     regret = np.full(model.n_accounts, np.inf)
