@@ -492,8 +492,10 @@ def _alternate(
     deadline: float,
     rounds: int,
     progress: Progress,
+    gap: float = 0.005,
 ) -> tuple[np.ndarray | None, float]:
-    """Hess's alternation from ``centres``: the best plan met and its cost."""
+    """Hess's alternation from ``centres``: the best plan met and its cost (each allocation
+    within ``gap`` of the best for its centres)."""
     best: np.ndarray | None = None
     best_value = np.inf
     seen: set[tuple[int, ...]] = set()
@@ -504,7 +506,7 @@ def _alternate(
             break
         seen.add(key)
         sub = restricted(model, centres)
-        result = solve_districting(sub, solver=solver, time_limit=left, gap=0.005)
+        result = solve_districting(sub, solver=solver, time_limit=left, gap=gap)
         if result.assignment is None:
             break
         plan = centres[result.assignment]
@@ -548,15 +550,25 @@ def locate_allocate(
     start = time.perf_counter()
     deadline = start + (0.5 if adjacency is not None else 1.0) * time_limit
     from_lp = None
-    if np.isfinite(model.cost).sum() <= PRICED_PAIRS:
+    large = np.isfinite(model.cost).sum() > PRICED_PAIRS
+    if not large:
         from_lp = lp_centres(model, 0.25 * time_limit)
     starts = [from_lp] if from_lp is not None else [greedy_centres(model)]
+    gap = 0.005
+    if large:  # the alternation with LP allocations from many starts, then exact allocations
+        from solvers.districting_multistart import STARTS, best_centres, seeded_starts
+
+        many, value = best_centres(
+            model, starts + seeded_starts(model, STARTS), start + 0.6 * (deadline - start)
+        )
+        progress("heuristic", f"{STARTS + 1} starts by LP allocation: best {value:.6g}")
+        starts, gap = ([many] if many is not None else starts), 1e-4
     best: np.ndarray | None = None
     best_value = np.inf
     for i, centres in enumerate(starts):
         now = time.perf_counter()  # each start gets an equal share of the time left
         until = now + (deadline - now) / (len(starts) - i)
-        plan, value = _alternate(model, centres, solver, until, rounds, progress)
+        plan, value = _alternate(model, centres, solver, until, rounds, progress, gap)
         if plan is not None and value < best_value - 1e-9 * max(1.0, value):
             best, best_value = plan, value
     if adjacency is None or best is None:

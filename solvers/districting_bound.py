@@ -29,8 +29,9 @@ import numpy as np
 
 from solvers.districting import Districting
 
-PATIENCE = 50  # steps without a better bound before the step is halved
-MIN_STEP = 1e-5
+PATIENCE = 20  # steps without a better bound before the step factor shrinks
+MIN_STEP = 1e-5  # the step factor at which the ascent stops
+ALPHA = 0.1  # the most weight a new subgradient gets in the volume algorithm's average
 
 
 @dataclass
@@ -40,6 +41,7 @@ class LagrangianBound:
     bound: float
     multipliers: np.ndarray
     iterations: int
+    opening: np.ndarray  # averaged open share of each centre (an approximate LP solution)
 
 
 def _bands(model: Districting, cols: np.ndarray):
@@ -112,6 +114,14 @@ def evaluate(
     r""":math:`L(\lambda)`, a subgradient (1 minus each unit's total share) and the band
     prices found. With ``theta`` (last round's prices) only the centres whose lower value
     could place them among the K cheapest are solved exactly; the others cannot change L."""
+    value, grad, theta, _ = _evaluate(model, multipliers, theta)
+    return value, grad, theta
+
+
+def _evaluate(
+    model: Districting, multipliers: np.ndarray, theta: np.ndarray | None = None
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`evaluate`, and the centres it opens."""
     m = model
     reduced = m.cost - multipliers[:, None]
     k = m.n_territories if m.centre_unit is not None else m.n_centres
@@ -139,9 +149,9 @@ def evaluate(
     known = np.flatnonzero(~np.isnan(exact))
     chosen = known[np.argsort(exact[known], kind="stable")[:k]]
     if not np.all(np.isfinite(exact[chosen])):
-        return np.inf, np.zeros(m.n_units), theta
+        return np.inf, np.zeros(m.n_units), theta, chosen
     share = np.sum([solutions[c] for c in chosen.tolist()], axis=0)
-    return float(multipliers.sum() + exact[chosen].sum()), 1.0 - share, theta
+    return float(multipliers.sum() + exact[chosen].sum()), 1.0 - share, theta, chosen
 
 
 def lagrangian_bound(
@@ -151,11 +161,20 @@ def lagrangian_bound(
     start: np.ndarray | None = None,
     max_iterations: int = 100_000,
 ) -> LagrangianBound:
-    """Subgradient ascent on :math:`L` from ``start`` or each unit's second-cheapest cost,
-    whichever bounds higher (LP duals of a partly priced model can bound very low); Polyak
-    steps towards ``upper`` (a plan's value), the step halved after :data:`PATIENCE` rounds
-    without progress; stops at ``seconds``, ``max_iterations`` or a step below
-    :data:`MIN_STEP`."""
+    """Ascent on :math:`L` by the volume algorithm (Barahona and Anbil 2000) from ``start`` or
+    each unit's second-cheapest cost, whichever bounds higher (LP duals of a partly priced
+    model can bound very low).
+
+    Plain subgradient steps zigzag here: at the dual optimum hundreds of centres tie for the
+    K cheapest, and each step's subgradient follows one arbitrary K of them. The volume
+    algorithm steps along an average of past subgradients (that is, of past solutions, so
+    the average approximates an LP solution) and moves the stability centre only when
+    :math:`L` rises. On 1,000 US places (K = 10) it reached 1.8248e13 in 40 s where plain
+    subgradient stalled near 1.822e13; the LP bound is at most 1.8274e13 (the LP over the
+    44 most promising centres only). Polyak steps towards ``upper`` (a plan's value); the
+    step factor grows after improving steps and shrinks after :data:`PATIENCE` steps without
+    one; stops at ``seconds``, ``max_iterations`` or a factor below :data:`MIN_STEP`.
+    ``opening`` of the result: the averaged share of each centre among the K opened."""
     deadline = time.perf_counter() + seconds
     finite = np.where(np.isfinite(model.cost), model.cost, np.inf)
     k = min(2, model.n_centres)
@@ -163,24 +182,40 @@ def lagrangian_bound(
     lam = np.where(np.isfinite(second), second, 0.0)
     if start is not None and evaluate(model, start)[0] > evaluate(model, lam)[0]:
         lam = np.asarray(start, dtype=float).copy()
-    best = LagrangianBound(-np.inf, lam.copy(), 0)
-    step, stale = 1.0, 0
-    prices: np.ndarray | None = None
-    for it in range(1, max_iterations + 1):
-        value, grad, prices = evaluate(model, lam, prices)
+    value, direction, prices, chosen = _evaluate(model, lam)
+    best = LagrangianBound(value, lam.copy(), 1, _indicator(model, chosen))
+    factor, stale, it = 0.1, 0, 1
+    while it < max_iterations and np.isfinite(best.bound) and factor >= MIN_STEP:
+        norm = float(direction @ direction)
+        if norm <= 1e-18 or time.perf_counter() >= deadline:
+            break
+        it += 1
+        gap = max(upper - best.bound, 1e-6 * abs(upper))
+        trial = best.multipliers + factor * gap / norm * direction
+        value, grad, prices, chosen = _evaluate(model, trial, prices)
+        if not np.isfinite(value):
+            factor, stale = factor / 2, 0
+            continue
+        # the weight of the new subgradient: the one that shortens the average most
+        change = grad - direction
+        weight = -float(direction @ change) / max(float(change @ change), 1e-300)
+        weight = min(max(weight, ALPHA / 10), ALPHA)
+        direction = weight * grad + (1 - weight) * direction
+        best.opening = weight * _indicator(model, chosen) + (1 - weight) * best.opening
         if value > best.bound:
-            best = LagrangianBound(value, lam.copy(), it)
+            best.bound, best.multipliers = value, trial
             stale = 0
+            if grad @ direction >= 0:
+                factor = min(2.0, 1.1 * factor)
         else:
             stale += 1
             if stale >= PATIENCE:
-                step, stale = step / 2, 0
-        norm = float(grad @ grad)
-        if not np.isfinite(value) or norm <= 0 or step < MIN_STEP:
-            break
-        if time.perf_counter() >= deadline:
-            break
-        gap = max(upper - value, 1e-6 * abs(upper))
-        lam = lam + step * gap / norm * grad
+                factor, stale = factor * 0.66, 0
     best.iterations = it
     return best
+
+
+def _indicator(model: Districting, chosen: np.ndarray) -> np.ndarray:
+    out = np.zeros(model.n_centres)
+    out[chosen] = 1.0
+    return out
