@@ -538,7 +538,9 @@ def locate_allocate(
     (balanced: a small MILP), move each centre to the unit of its territory with the least
     cost, repeat until the centres stop moving. It starts from the LP relaxation's most open
     centres when the model is small enough to hold every pair (on NC and Georgia counties a
-    better start than the greedy p-median centres, which are the start otherwise).
+    better start than the greedy p-median centres, which are the start otherwise). On larger
+    models the alternation first runs with LP allocations from the greedy and 16 seeded starts
+    (:mod:`solvers.districting_multistart`), and the best centres get exact allocations.
 
     With ``adjacency`` the alternation runs without contiguity on half the time, and its plan
     is made contiguous by :func:`solvers.districting_lns.contiguous_incumbent` (repair,
@@ -562,12 +564,14 @@ def locate_allocate(
             model, starts + seeded_starts(model, STARTS), start + 0.6 * (deadline - start)
         )
         progress("heuristic", f"{STARTS + 1} starts by LP allocation: best {value:.6g}")
-        starts, gap = ([many] if many is not None else starts), 1e-4
+        starts, gap = ([many] if many is not None else []) + starts, 1e-4
     best: np.ndarray | None = None
     best_value = np.inf
     for i, centres in enumerate(starts):
+        if large and best is not None:
+            break  # the greedy start is only the fallback of the seeded ones
         now = time.perf_counter()  # each start gets an equal share of the time left
-        until = now + (deadline - now) / (len(starts) - i)
+        until = deadline if large else now + (deadline - now) / (len(starts) - i)
         plan, value = _alternate(model, centres, solver, until, rounds, progress, gap)
         if plan is not None and value < best_value - 1e-9 * max(1.0, value):
             best, best_value = plan, value

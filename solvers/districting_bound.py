@@ -15,9 +15,10 @@ rows (workload bands, capacity, integrality of :math:`x`) only lowers the value,
 
 is a lower bound of every plan's cost for any :math:`\lambda`. Each :math:`v_c` is a
 continuous knapsack with two sides, solved exactly by taking units in increasing
-:math:`r/p` up to the clipped weight (numpy over all centres at once). Subgradient steps with a
-Polyak target raise :math:`L`; this is what large instances report as their bound when the LP
-over all pairs is too slow to price out (1,000 units have a million pairs).
+:math:`r/p` up to the clipped weight (numpy over all centres at once). The volume algorithm
+(averaged subgradients, Polyak steps towards a plan's value) raises :math:`L`; this is what
+large instances report as their bound when the LP over all pairs is too slow to price out
+(1,000 units have a million pairs). Its maximum is the LP bound: the knapsacks are continuous.
 """
 
 from __future__ import annotations
