@@ -35,6 +35,37 @@ MIN_STEP = 1e-5  # the step factor at which the ascent stops
 ALPHA = 0.1  # the most weight a new subgradient gets in the volume algorithm's average
 
 
+@dataclass(frozen=True)
+class Counts:
+    """Bounds on how many centres open in each region (a branch of the region bound):
+    ``lo[region[c]]`` to ``hi[region[c]]`` centres of each region."""
+
+    region: np.ndarray  # region of each centre
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def select(self, values: np.ndarray, k: int) -> np.ndarray | None:
+        """The K centres of least total value within the bounds (None when none exist): the
+        ``lo`` cheapest of every region, then the cheapest others while their region has room;
+        optimal because every region's choice is a prefix of its centres by value."""
+        n_regions = len(self.lo)
+        if (
+            self.lo.sum() > k
+            or np.minimum(self.hi, np.bincount(self.region, minlength=n_regions)).sum() < k
+        ):
+            return None
+        order = np.lexsort((values, self.region))
+        first = np.searchsorted(self.region[order], np.arange(n_regions))
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[order] = np.arange(len(values)) - first[self.region[order]]
+        mandatory = rank < self.lo[self.region]
+        if (np.bincount(self.region[mandatory], minlength=n_regions) < self.lo).any():
+            return None
+        optional = np.flatnonzero(~mandatory & (rank < self.hi[self.region]))
+        fill = optional[np.argsort(values[optional], kind="stable")][: k - int(mandatory.sum())]
+        return np.sort(np.concatenate([np.flatnonzero(mandatory), fill]))
+
+
 @dataclass
 class LagrangianBound:
     """The best bound found, its multipliers and iterations."""
@@ -120,13 +151,19 @@ def evaluate(
 
 
 def _evaluate(
-    model: Districting, multipliers: np.ndarray, theta: np.ndarray | None = None
+    model: Districting,
+    multipliers: np.ndarray,
+    theta: np.ndarray | None = None,
+    counts: Counts | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`evaluate`, and the centres it opens."""
+    """:func:`evaluate`, and the centres it opens; with ``counts`` (every centre solved)
+    the K centres open within the regions' bounds."""
     m = model
     reduced = m.cost - multipliers[:, None]
     k = m.n_territories if m.centre_unit is not None else m.n_centres
     theta = np.zeros(m.n_centres) if theta is None else theta.copy()
+    if counts is not None:
+        return _evaluate_counts(m, multipliers, reduced, theta, counts)
     exact = np.full(m.n_centres, np.nan)
     solutions: dict[int, np.ndarray] = {}
     if m.centre_unit is None or theta is None or not theta.any():
@@ -155,12 +192,48 @@ def _evaluate(
     return float(multipliers.sum() + exact[chosen].sum()), 1.0 - share, theta, chosen
 
 
+def _evaluate_counts(
+    m: Districting,
+    multipliers: np.ndarray,
+    reduced: np.ndarray,
+    theta: np.ndarray,
+    counts: Counts,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_evaluate` within region counts. The selection over exact values where known
+    and lower values elsewhere is at most the true one; once it picks only exactly solved
+    centres it is the true one, so only the centres it picks are ever solved."""
+    k = m.n_territories
+    lower = _lower_values(m, reduced, theta) if theta.any() else np.full(m.n_centres, -np.inf)
+    exact = np.full(m.n_centres, np.nan)
+    solutions: dict[int, np.ndarray] = {}
+    todo = np.argsort(lower, kind="stable")[: 2 * k]
+    while True:
+        if len(todo):
+            value, x, prices = _knapsacks(m, reduced, todo)
+            exact[todo], theta[todo] = value, prices
+            for i, c in enumerate(todo.tolist()):
+                solutions[c] = x[:, i]
+        mixed = np.where(np.isnan(exact), lower, exact)
+        chosen = counts.select(mixed, k)
+        if chosen is None:
+            return np.inf, np.zeros(m.n_units), theta, np.zeros(0, np.int64)
+        todo = chosen[np.isnan(exact[chosen])]
+        if len(todo) == 0:
+            break
+    if not np.all(np.isfinite(exact[chosen])):
+        return np.inf, np.zeros(m.n_units), theta, chosen
+    share = np.sum([solutions[c] for c in chosen.tolist()], axis=0)
+    return float(multipliers.sum() + exact[chosen].sum()), 1.0 - share, theta, chosen
+
+
 def lagrangian_bound(
     model: Districting,
     upper: float,
     seconds: float,
     start: np.ndarray | None = None,
     max_iterations: int = 100_000,
+    counts: Counts | None = None,
+    enough: float = np.inf,
 ) -> LagrangianBound:
     """Ascent on :math:`L` by the volume algorithm (Barahona and Anbil 2000) from ``start`` or
     each unit's second-cheapest cost, whichever bounds higher (LP duals of a partly priced
@@ -175,25 +248,31 @@ def lagrangian_bound(
     44 most promising centres only). Polyak steps towards ``upper`` (a plan's value); the
     step factor grows after improving steps and shrinks after :data:`PATIENCE` steps without
     one; stops at ``seconds``, ``max_iterations`` or a factor below :data:`MIN_STEP`.
-    ``opening`` of the result: the averaged share of each centre among the K opened."""
+    ``opening`` of the result: the averaged share of each centre among the K opened.
+    ``counts``: the bound over the plans with those region counts only; ``enough``: stop
+    once the bound reaches it."""
     deadline = time.perf_counter() + seconds
     finite = np.where(np.isfinite(model.cost), model.cost, np.inf)
     k = min(2, model.n_centres)
     second = np.partition(finite, k - 1, axis=1)[:, k - 1]
     lam = np.where(np.isfinite(second), second, 0.0)
-    if start is not None and evaluate(model, start)[0] > evaluate(model, lam)[0]:
+    if start is not None and (
+        _evaluate(model, start, counts=counts)[0] > _evaluate(model, lam, counts=counts)[0]
+    ):
         lam = np.asarray(start, dtype=float).copy()
-    value, direction, prices, chosen = _evaluate(model, lam)
+    value, direction, prices, chosen = _evaluate(model, lam, counts=counts)
     best = LagrangianBound(value, lam.copy(), 1, _indicator(model, chosen))
     factor, stale, it = 0.1, 0, 1
     while it < max_iterations and np.isfinite(best.bound) and factor >= MIN_STEP:
+        if best.bound >= enough:
+            break
         norm = float(direction @ direction)
         if norm <= 1e-18 or time.perf_counter() >= deadline:
             break
         it += 1
         gap = max(upper - best.bound, 1e-6 * abs(upper))
         trial = best.multipliers + factor * gap / norm * direction
-        value, grad, prices, chosen = _evaluate(model, trial, prices)
+        value, grad, prices, chosen = _evaluate(model, trial, prices, counts)
         if not np.isfinite(value):
             factor, stale = factor / 2, 0
             continue

@@ -10,6 +10,7 @@ vector of K open shares.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -19,10 +20,19 @@ from hypothesis import strategies as st
 
 import solvers.districting_search as search
 from solvers.districting import locate_allocate
-from solvers.districting_bound import evaluate, lagrangian_bound
+from solvers.districting_bound import Counts, _evaluate, _knapsacks, evaluate, lagrangian_bound
 from solvers.districting_highs import HighsDistricting
 from solvers.districting_multistart import allocate_lp, best_centres, medoids, seeded_starts
-from tests.test_districting import SETTINGS, brute_force, feasible, greenfield, grid, potentials
+from solvers.districting_regions import region_bound
+from tests.test_districting import (
+    SETTINGS,
+    brute_force,
+    feasible,
+    greenfield,
+    grid,
+    plans,
+    potentials,
+)
 
 
 def _value(model, plan) -> float:
@@ -62,8 +72,6 @@ def test_lp_allocation_is_a_bound_for_its_centres(p, k, tol):
 
 def _value_of_best_plan(model, centres) -> float:
     """The cheapest plan with exactly ``centres`` open, by enumeration."""
-    from tests.test_districting import plans
-
     every = plans(model)
     best = np.inf
     for plan in every:
@@ -112,3 +120,86 @@ def test_the_volume_ascent_reaches_the_lp_bound_and_averages_k_centres(seed):
     assert evaluate(model, found.multipliers)[0] == pytest.approx(found.bound, rel=1e-9)
     assert found.opening.sum() == pytest.approx(3.0)
     assert np.all((found.opening >= -1e-12) & (found.opening <= 1 + 1e-12))
+
+
+@SETTINGS
+@given(
+    values=st.lists(st.floats(-50, 50), min_size=6, max_size=6),
+    region=st.lists(st.integers(0, 2), min_size=6, max_size=6),
+    lo=st.lists(st.integers(0, 2), min_size=3, max_size=3),
+    extra=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+    k=st.integers(1, 4),
+)
+def test_counts_select_the_cheapest_k_centres_within_the_region_bounds(
+    values, region, lo, extra, k
+):
+    values, region = np.array(values), np.array(region)
+    lo = np.array(lo)
+    counts = Counts(region, lo, lo + np.array(extra))
+    best = None
+    for subset in itertools.combinations(range(6), k):
+        n = np.bincount(region[list(subset)], minlength=3)
+        if np.all(n >= counts.lo) and np.all(n <= counts.hi):
+            total = values[list(subset)].sum()
+            best = total if best is None else min(best, total)
+    chosen = counts.select(values, k)
+    if best is None:
+        assert chosen is None
+        return
+    assert chosen is not None and len(np.unique(chosen)) == k
+    n = np.bincount(region[chosen], minlength=3)
+    assert np.all(n >= counts.lo) and np.all(n <= counts.hi)
+    assert values[chosen].sum() == pytest.approx(best, abs=1e-9)
+
+
+@SETTINGS
+@given(
+    p=potentials,
+    k=st.sampled_from([2, 3]),
+    tol=st.sampled_from([0.1, 0.25, 0.5]),
+    seed=st.integers(0, 10**6),
+)
+def test_evaluation_within_counts_solves_only_what_it_needs(p, k, tol, seed):
+    """The pruned evaluation within region counts equals solving every centre."""
+    model = greenfield(p, k, tol)
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(0, 2 * model.cost.mean(), size=model.n_units)
+    theta = rng.normal(0, 1, size=model.n_centres)
+    region = rng.integers(0, 3, size=model.n_centres)
+    lo = rng.integers(0, 2, size=3)
+    counts = Counts(region, lo, lo + rng.integers(0, 3, size=3))
+    value, _, _, _ = _evaluate(model, lam, theta, counts)
+    every, _, _ = _knapsacks(model, model.cost - lam[:, None], np.arange(model.n_centres))
+    chosen = counts.select(every, k)
+    if chosen is None or not np.all(np.isfinite(every[chosen])):
+        assert value == np.inf
+    else:
+        assert value == pytest.approx(lam.sum() + every[chosen].sum(), rel=1e-9, abs=1e-9)
+
+
+@SETTINGS
+@given(p=potentials, k=st.sampled_from([2, 3]), tol=st.sampled_from([0.1, 0.25, 0.5]))
+def test_the_region_bound_never_exceeds_the_optimum(p, k, tol):
+    """Branching on the regions of any plan (the optimum's or another's) bounds every plan."""
+    model = greenfield(p, k, tol)
+    every = plans(model)
+    if len(every) == 0:
+        return
+    values = model.cost[np.arange(model.n_units)[None, :], every].sum(axis=1)
+    optimum = values.min()
+    for plan in (every[int(np.argmax(values))], every[int(np.argmin(values))]):
+        found = region_bound(model, plan, float(values.max()), 3.0, gap=0.0)
+        assert found.bound <= optimum * (1 + 1e-9) + 1e-9
+
+
+def test_the_region_bound_rises_above_the_lp_bound():
+    """An instance (found by search) whose LP opens centres fractionally: integral counts in
+    the optimum's regions lift the bound well above the LP's, never above the optimum."""
+    model = greenfield(np.array([5, 3, 9, 7, 6, 9, 8, 2, 1], dtype=float), 3, 0.1)
+    every = plans(model)
+    values = model.cost[np.arange(model.n_units)[None, :], every].sum(axis=1)
+    optimum = float(values.min())
+    lp = HighsDistricting(model).solve(integer=False, time_limit=10).objective
+    assert lp is not None and lp < optimum * 0.97
+    found = region_bound(model, every[int(np.argmin(values))], optimum, 20.0, gap=0.0)
+    assert lp * 1.01 < found.bound <= optimum * (1 + 1e-9)
