@@ -43,7 +43,8 @@ appended, incumbent handed back each round, pricing over all pairs on large inst
 pairs out of reach of their centre and requires a neighbour in the territory for every unit
 but the centre (:mod:`solvers.districting_reach`), which makes most MILP plans contiguous
 before any cut; and a layer whose LP cannot be priced out in time reports a Lagrangian bound
-(:mod:`solvers.districting_bound`). Contiguous starting plans come from
+(:mod:`solvers.districting_bound`), raised by branching on the regions' centre counts
+(:mod:`solvers.districting_regions`). Contiguous starting plans come from
 :mod:`solvers.districting_lns` (repair, connected moves, border MILPs).
 
 ``widen`` replaces the tolerances by a variable :math:`\tau \ge 0` (workload :math:`\rho\tau`,
