@@ -43,7 +43,8 @@ appended, incumbent handed back each round, pricing over all pairs on large inst
 pairs out of reach of their centre and requires a neighbour in the territory for every unit
 but the centre (:mod:`solvers.districting_reach`), which makes most MILP plans contiguous
 before any cut; and a layer whose LP cannot be priced out in time reports a Lagrangian bound
-(:mod:`solvers.districting_bound`). Contiguous starting plans come from
+(:mod:`solvers.districting_bound`), raised by branching on the regions' centre counts
+(:mod:`solvers.districting_regions`). Contiguous starting plans come from
 :mod:`solvers.districting_lns` (repair, connected moves, border MILPs).
 
 ``widen`` replaces the tolerances by a variable :math:`\tau \ge 0` (workload :math:`\rho\tau`,
@@ -492,8 +493,10 @@ def _alternate(
     deadline: float,
     rounds: int,
     progress: Progress,
+    gap: float = 0.005,
 ) -> tuple[np.ndarray | None, float]:
-    """Hess's alternation from ``centres``: the best plan met and its cost."""
+    """Hess's alternation from ``centres``: the best plan met and its cost (each allocation
+    within ``gap`` of the best for its centres)."""
     best: np.ndarray | None = None
     best_value = np.inf
     seen: set[tuple[int, ...]] = set()
@@ -504,7 +507,7 @@ def _alternate(
             break
         seen.add(key)
         sub = restricted(model, centres)
-        result = solve_districting(sub, solver=solver, time_limit=left, gap=0.005)
+        result = solve_districting(sub, solver=solver, time_limit=left, gap=gap)
         if result.assignment is None:
             break
         plan = centres[result.assignment]
@@ -536,7 +539,9 @@ def locate_allocate(
     (balanced: a small MILP), move each centre to the unit of its territory with the least
     cost, repeat until the centres stop moving. It starts from the LP relaxation's most open
     centres when the model is small enough to hold every pair (on NC and Georgia counties a
-    better start than the greedy p-median centres, which are the start otherwise).
+    better start than the greedy p-median centres, which are the start otherwise). On larger
+    models the alternation first runs with LP allocations from the greedy and 16 seeded starts
+    (:mod:`solvers.districting_multistart`), and the best centres get exact allocations.
 
     With ``adjacency`` the alternation runs without contiguity on half the time, and its plan
     is made contiguous by :func:`solvers.districting_lns.contiguous_incumbent` (repair,
@@ -548,15 +553,27 @@ def locate_allocate(
     start = time.perf_counter()
     deadline = start + (0.5 if adjacency is not None else 1.0) * time_limit
     from_lp = None
-    if np.isfinite(model.cost).sum() <= PRICED_PAIRS:
+    large = np.isfinite(model.cost).sum() > PRICED_PAIRS
+    if not large:
         from_lp = lp_centres(model, 0.25 * time_limit)
     starts = [from_lp] if from_lp is not None else [greedy_centres(model)]
+    gap = 0.005
+    if large:  # the alternation with LP allocations from many starts, then exact allocations
+        from solvers.districting_multistart import STARTS, best_centres, seeded_starts
+
+        many, value = best_centres(
+            model, starts + seeded_starts(model, STARTS), start + 0.6 * (deadline - start)
+        )
+        progress("heuristic", f"{STARTS + 1} starts by LP allocation: best {value:.6g}")
+        starts, gap = ([many] if many is not None else []) + starts, 1e-4
     best: np.ndarray | None = None
     best_value = np.inf
     for i, centres in enumerate(starts):
+        if large and best is not None:
+            break  # the greedy start is only the fallback of the seeded ones
         now = time.perf_counter()  # each start gets an equal share of the time left
-        until = now + (deadline - now) / (len(starts) - i)
-        plan, value = _alternate(model, centres, solver, until, rounds, progress)
+        until = deadline if large else now + (deadline - now) / (len(starts) - i)
+        plan, value = _alternate(model, centres, solver, until, rounds, progress, gap)
         if plan is not None and value < best_value - 1e-9 * max(1.0, value):
             best, best_value = plan, value
     if adjacency is None or best is None:

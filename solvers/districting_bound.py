@@ -15,9 +15,10 @@ rows (workload bands, capacity, integrality of :math:`x`) only lowers the value,
 
 is a lower bound of every plan's cost for any :math:`\lambda`. Each :math:`v_c` is a
 continuous knapsack with two sides, solved exactly by taking units in increasing
-:math:`r/p` up to the clipped weight (numpy over all centres at once). Subgradient steps with a
-Polyak target raise :math:`L`; this is what large instances report as their bound when the LP
-over all pairs is too slow to price out (1,000 units have a million pairs).
+:math:`r/p` up to the clipped weight (numpy over all centres at once). The volume algorithm
+(averaged subgradients, Polyak steps towards a plan's value) raises :math:`L`; this is what
+large instances report as their bound when the LP over all pairs is too slow to price out
+(1,000 units have a million pairs). Its maximum is the LP bound: the knapsacks are continuous.
 """
 
 from __future__ import annotations
@@ -29,8 +30,40 @@ import numpy as np
 
 from solvers.districting import Districting
 
-PATIENCE = 50  # steps without a better bound before the step is halved
-MIN_STEP = 1e-5
+PATIENCE = 20  # steps without a better bound before the step factor shrinks
+MIN_STEP = 1e-5  # the step factor at which the ascent stops
+ALPHA = 0.1  # the most weight a new subgradient gets in the volume algorithm's average
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Bounds on how many centres open in each region (a branch of the region bound):
+    ``lo[region[c]]`` to ``hi[region[c]]`` centres of each region."""
+
+    region: np.ndarray  # region of each centre
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def select(self, values: np.ndarray, k: int) -> np.ndarray | None:
+        """The K centres of least total value within the bounds (None when none exist): the
+        ``lo`` cheapest of every region, then the cheapest others while their region has room;
+        optimal because every region's choice is a prefix of its centres by value."""
+        n_regions = len(self.lo)
+        if (
+            self.lo.sum() > k
+            or np.minimum(self.hi, np.bincount(self.region, minlength=n_regions)).sum() < k
+        ):
+            return None
+        order = np.lexsort((values, self.region))
+        first = np.searchsorted(self.region[order], np.arange(n_regions))
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[order] = np.arange(len(values)) - first[self.region[order]]
+        mandatory = rank < self.lo[self.region]
+        if (np.bincount(self.region[mandatory], minlength=n_regions) < self.lo).any():
+            return None
+        optional = np.flatnonzero(~mandatory & (rank < self.hi[self.region]))
+        fill = optional[np.argsort(values[optional], kind="stable")][: k - int(mandatory.sum())]
+        return np.sort(np.concatenate([np.flatnonzero(mandatory), fill]))
 
 
 @dataclass
@@ -40,6 +73,7 @@ class LagrangianBound:
     bound: float
     multipliers: np.ndarray
     iterations: int
+    opening: np.ndarray  # averaged open share of each centre (an approximate LP solution)
 
 
 def _bands(model: Districting, cols: np.ndarray):
@@ -112,10 +146,24 @@ def evaluate(
     r""":math:`L(\lambda)`, a subgradient (1 minus each unit's total share) and the band
     prices found. With ``theta`` (last round's prices) only the centres whose lower value
     could place them among the K cheapest are solved exactly; the others cannot change L."""
+    value, grad, theta, _ = _evaluate(model, multipliers, theta)
+    return value, grad, theta
+
+
+def _evaluate(
+    model: Districting,
+    multipliers: np.ndarray,
+    theta: np.ndarray | None = None,
+    counts: Counts | None = None,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`evaluate`, and the centres it opens; with ``counts`` (every centre solved)
+    the K centres open within the regions' bounds."""
     m = model
     reduced = m.cost - multipliers[:, None]
     k = m.n_territories if m.centre_unit is not None else m.n_centres
     theta = np.zeros(m.n_centres) if theta is None else theta.copy()
+    if counts is not None:
+        return _evaluate_counts(m, multipliers, reduced, theta, counts)
     exact = np.full(m.n_centres, np.nan)
     solutions: dict[int, np.ndarray] = {}
     if m.centre_unit is None or theta is None or not theta.any():
@@ -139,9 +187,43 @@ def evaluate(
     known = np.flatnonzero(~np.isnan(exact))
     chosen = known[np.argsort(exact[known], kind="stable")[:k]]
     if not np.all(np.isfinite(exact[chosen])):
-        return np.inf, np.zeros(m.n_units), theta
+        return np.inf, np.zeros(m.n_units), theta, chosen
     share = np.sum([solutions[c] for c in chosen.tolist()], axis=0)
-    return float(multipliers.sum() + exact[chosen].sum()), 1.0 - share, theta
+    return float(multipliers.sum() + exact[chosen].sum()), 1.0 - share, theta, chosen
+
+
+def _evaluate_counts(
+    m: Districting,
+    multipliers: np.ndarray,
+    reduced: np.ndarray,
+    theta: np.ndarray,
+    counts: Counts,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_evaluate` within region counts. The selection over exact values where known
+    and lower values elsewhere is at most the true one; once it picks only exactly solved
+    centres it is the true one, so only the centres it picks are ever solved."""
+    k = m.n_territories
+    lower = _lower_values(m, reduced, theta) if theta.any() else np.full(m.n_centres, -np.inf)
+    exact = np.full(m.n_centres, np.nan)
+    solutions: dict[int, np.ndarray] = {}
+    todo = np.argsort(lower, kind="stable")[: 2 * k]
+    while True:
+        if len(todo):
+            value, x, prices = _knapsacks(m, reduced, todo)
+            exact[todo], theta[todo] = value, prices
+            for i, c in enumerate(todo.tolist()):
+                solutions[c] = x[:, i]
+        mixed = np.where(np.isnan(exact), lower, exact)
+        chosen = counts.select(mixed, k)
+        if chosen is None:
+            return np.inf, np.zeros(m.n_units), theta, np.zeros(0, np.int64)
+        todo = chosen[np.isnan(exact[chosen])]
+        if len(todo) == 0:
+            break
+    if not np.all(np.isfinite(exact[chosen])):
+        return np.inf, np.zeros(m.n_units), theta, chosen
+    share = np.sum([solutions[c] for c in chosen.tolist()], axis=0)
+    return float(multipliers.sum() + exact[chosen].sum()), 1.0 - share, theta, chosen
 
 
 def lagrangian_bound(
@@ -150,37 +232,70 @@ def lagrangian_bound(
     seconds: float,
     start: np.ndarray | None = None,
     max_iterations: int = 100_000,
+    counts: Counts | None = None,
+    enough: float = np.inf,
 ) -> LagrangianBound:
-    """Subgradient ascent on :math:`L` from ``start`` or each unit's second-cheapest cost,
-    whichever bounds higher (LP duals of a partly priced model can bound very low); Polyak
-    steps towards ``upper`` (a plan's value), the step halved after :data:`PATIENCE` rounds
-    without progress; stops at ``seconds``, ``max_iterations`` or a step below
-    :data:`MIN_STEP`."""
+    """Ascent on :math:`L` by the volume algorithm (Barahona and Anbil 2000) from ``start`` or
+    each unit's second-cheapest cost, whichever bounds higher (LP duals of a partly priced
+    model can bound very low).
+
+    Plain subgradient steps zigzag here: at the dual optimum hundreds of centres tie for the
+    K cheapest, and each step's subgradient follows one arbitrary K of them. The volume
+    algorithm steps along an average of past subgradients (that is, of past solutions, so
+    the average approximates an LP solution) and moves the stability centre only when
+    :math:`L` rises. On 1,000 US places (K = 10) it reached 1.8248e13 in 40 s where plain
+    subgradient stalled near 1.822e13; the LP bound is at most 1.8274e13 (the LP over the
+    44 most promising centres only). Polyak steps towards ``upper`` (a plan's value); the
+    step factor grows after improving steps and shrinks after :data:`PATIENCE` steps without
+    one; stops at ``seconds``, ``max_iterations`` or a factor below :data:`MIN_STEP`.
+    ``opening`` of the result: the averaged share of each centre among the K opened.
+    ``counts``: the bound over the plans with those region counts only; ``enough``: stop
+    once the bound reaches it."""
     deadline = time.perf_counter() + seconds
     finite = np.where(np.isfinite(model.cost), model.cost, np.inf)
     k = min(2, model.n_centres)
     second = np.partition(finite, k - 1, axis=1)[:, k - 1]
     lam = np.where(np.isfinite(second), second, 0.0)
-    if start is not None and evaluate(model, start)[0] > evaluate(model, lam)[0]:
+    if start is not None and (
+        _evaluate(model, start, counts=counts)[0] > _evaluate(model, lam, counts=counts)[0]
+    ):
         lam = np.asarray(start, dtype=float).copy()
-    best = LagrangianBound(-np.inf, lam.copy(), 0)
-    step, stale = 1.0, 0
-    prices: np.ndarray | None = None
-    for it in range(1, max_iterations + 1):
-        value, grad, prices = evaluate(model, lam, prices)
+    value, direction, prices, chosen = _evaluate(model, lam, counts=counts)
+    best = LagrangianBound(value, lam.copy(), 1, _indicator(model, chosen))
+    factor, stale, it = 0.1, 0, 1
+    while it < max_iterations and np.isfinite(best.bound) and factor >= MIN_STEP:
+        if best.bound >= enough:
+            break
+        norm = float(direction @ direction)
+        if norm <= 1e-18 or time.perf_counter() >= deadline:
+            break
+        it += 1
+        gap = max(upper - best.bound, 1e-6 * abs(upper))
+        trial = best.multipliers + factor * gap / norm * direction
+        value, grad, prices, chosen = _evaluate(model, trial, prices, counts)
+        if not np.isfinite(value):
+            factor, stale = factor / 2, 0
+            continue
+        # the weight of the new subgradient: the one that shortens the average most
+        change = grad - direction
+        weight = -float(direction @ change) / max(float(change @ change), 1e-300)
+        weight = min(max(weight, ALPHA / 10), ALPHA)
+        direction = weight * grad + (1 - weight) * direction
+        best.opening = weight * _indicator(model, chosen) + (1 - weight) * best.opening
         if value > best.bound:
-            best = LagrangianBound(value, lam.copy(), it)
+            best.bound, best.multipliers = value, trial
             stale = 0
+            if grad @ direction >= 0:
+                factor = min(2.0, 1.1 * factor)
         else:
             stale += 1
             if stale >= PATIENCE:
-                step, stale = step / 2, 0
-        norm = float(grad @ grad)
-        if not np.isfinite(value) or norm <= 0 or step < MIN_STEP:
-            break
-        if time.perf_counter() >= deadline:
-            break
-        gap = max(upper - value, 1e-6 * abs(upper))
-        lam = lam + step * gap / norm * grad
+                factor, stale = factor * 0.66, 0
     best.iterations = it
     return best
+
+
+def _indicator(model: Districting, chosen: np.ndarray) -> np.ndarray:
+    out = np.zeros(model.n_centres)
+    out[chosen] = 1.0
+    return out

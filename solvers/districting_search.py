@@ -33,6 +33,7 @@ from solvers.districting import Districting, DistrictingResult, _stray_pieces
 from solvers.districting_bound import LagrangianBound, lagrangian_bound
 from solvers.districting_highs import HighsDistricting
 from solvers.districting_reach import add_neighbour_rows, unreachable
+from solvers.districting_regions import RegionBound, region_bound
 
 PRICED_PAIRS = 60_000  # above this many pairs, start from a subset and price the rest
 NEAREST = 12  # cheapest centres per unit in the starting subset
@@ -319,8 +320,14 @@ def solve_live(
         )
     left = deadline - time.perf_counter()
     if ascent is not None and best_value is not None and status != OPTIMAL and left > 2.0:
-        # the MILP over the priced pairs ended early: the time left raises the bound
-        more = lagrangian_bound(model, best_value, left - 1.0, start=ascent.multipliers)
+        # the MILP over the priced pairs ended early: the time left raises the bound, by
+        # branching on the regions' centre counts in a greenfield design
+        if model.greenfield and best is not None:
+            more: LagrangianBound | RegionBound = region_bound(
+                model, best, best_value, left - 1.0, ascent.multipliers, gap, progress
+            )
+        else:
+            more = lagrangian_bound(model, best_value, left - 1.0, start=ascent.multipliers)
         if np.isfinite(more.bound) and (bound is None or more.bound > bound):
             bound = more.bound
             progress("bound", f"Lagrangian bound {bound:.6g} with the time left")
