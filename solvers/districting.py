@@ -44,7 +44,9 @@ pairs out of reach of their centre and requires a neighbour in the territory for
 but the centre (:mod:`solvers.districting_reach`), which makes most MILP plans contiguous
 before any cut; and a layer whose LP cannot be priced out in time reports a Lagrangian bound
 (:mod:`solvers.districting_bound`). Contiguous starting plans come from
-:mod:`solvers.districting_lns` (repair, connected moves, border MILPs).
+:mod:`solvers.districting_lns` (repair, connected moves, border MILPs, regrouping of
+neighbouring territories); after reduced-cost fixing, greenfield candidate centres are probed
+(:mod:`solvers.districting_probe`).
 
 ``widen`` replaces the tolerances by a variable :math:`\tau \ge 0` (workload :math:`\rho\tau`,
 :math:`\rho = t_w / t`) and minimises it: the tightest balance any plan of whole units can reach.

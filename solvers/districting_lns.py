@@ -1,21 +1,22 @@
-"""A good contiguous plan for the exact model to start from: repair, local search, and small
-MILPs over the units near the territories' borders.
+"""A good contiguous plan for the exact model to start from: repair, local search, a small
+MILP over the units near the territories' borders, then exact redesigns of neighbouring
+territories.
 
 1. The starting plan (any: the non-contiguous heuristic's, say) is repaired and balanced by the
    moves of :mod:`solvers.districting_local`, each checked to keep the territories connected.
-2. **Border neighbourhood**: with the centres fixed, every unit may stay or join a territory
-   within ``hops`` steps on the unit graph; all other pairs are forbidden (``+inf`` cost). This
-   small model is solved exactly with contiguity cuts (:func:`solvers.districting.
-   solve_districting`), from the current plan when it meets the bands, so it can only improve
-   it; it restores the bands where single moves and swaps cannot.
-3. Local search again (centres move to their best unit), and so on while the cost drops.
-   (Widening the neighbourhood when it gives nothing better found nothing on NC K=8 or
-   Georgia K=6 and cost NC 10 s, so it does not.)
-4. **Regrouping** (:func:`regroup`): the units of two, then three, neighbouring territories are
-   designed again from scratch (their centres free) as a small exact greenfield model with
-   contiguity; the rest of the plan stays. On NC K=8 the border search ends at 9.38473e8,
-   pairs bring it to 9.32806e8 and triples to 9.16816e8 (the contiguous optimum is
-   9.15715e8) in about 7 CPU seconds; the closer start lets probing close more centres.
+2. **Border neighbourhood**, while the bands are not met: with the centres fixed, every unit may
+   stay or join a territory within ``hops`` steps on the unit graph; all other pairs are
+   forbidden (``+inf`` cost). This small model is solved exactly with contiguity cuts
+   (:func:`solvers.districting.solve_districting`); it restores the bands where single moves
+   and swaps cannot. Local search again, and so on until the plan meets the bands.
+3. **Regrouping** (:func:`regroup`): the units of three neighbouring territories are designed
+   again from scratch (their centres free) as a small exact greenfield model with contiguity;
+   the rest of the plan stays. On NC K=8 the border MILP gives 9.38473e8 and regrouping
+   9.16816e8 (the contiguous optimum is 9.15715e8); the closer start lets probing close more
+   centres before the exact MILP. Earlier versions repeated step 2 from the balanced plan
+   while the cost dropped (found nothing on NC K=8, 2 CPU seconds) and regrouped pairs before
+   triples (a triple's redesign covers its pairs': same plan, 2 CPU seconds more); neither
+   is done.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def contiguous_incumbent(
     progress = progress or (lambda phase, detail: None)
     deadline = time.perf_counter() + time_limit
     best = _border_search(model, adjacency, start, deadline, hops, solver, progress)
-    if best is None:
-        return None
+    if best is None or model.n_territories <= 3:  # a triple would be the whole instance
+        return best
     return regroup(model, adjacency, best, deadline, solver=solver, progress=progress)
 
 
@@ -84,35 +85,25 @@ def _border_search(
     solver: str,
     progress: Progress,
 ) -> np.ndarray | None:
-    """Steps 1 to 3 of the module docstring."""
+    """Steps 1 and 2 of the module docstring: the first contiguous plan within the bands."""
     search = LocalSearch(model, adjacency, start)
     if not search.repair():
         return None
     search.improve(deadline)
-    best: np.ndarray | None = None
-    best_value = np.inf
     while True:
-        plan, value = search.plan.copy(), search.objective()
-        balanced = search.violation() <= EPS
-        if balanced and value < best_value - 1e-9 * max(1.0, abs(value)):
-            best, best_value = plan, value
-            progress("heuristic", f"contiguous plan, cost {value:.6g}")
-        elif balanced:
-            return best  # the neighbourhood gave nothing better
+        if search.violation() <= EPS:
+            progress("heuristic", f"contiguous plan, cost {search.objective():.6g}")
+            return search.plan.copy()
         left = deadline - time.perf_counter()
         if left <= 0.5:
-            return best
+            return None
+        plan = search.plan
         sub, centres = border_model(model, adjacency, plan, hops)
         result = solve_districting(
-            sub,
-            solver=solver,
-            time_limit=left,
-            gap=0.0,
-            adjacency=adjacency,
-            incumbent=np.searchsorted(centres, plan) if balanced else None,
+            sub, solver=solver, time_limit=left, gap=0.0, adjacency=adjacency
         )
         if result.assignment is None:
-            return best
+            return None
         search = LocalSearch(model, adjacency, centres[result.assignment])
         search.improve(deadline)
 
@@ -148,17 +139,18 @@ def regroup(
     plan: np.ndarray,
     deadline: float,
     *,
-    sizes: tuple[int, ...] = (2, 3),
+    sizes: tuple[int, ...] = (3,),
     solver: str = "HiGHS",
     progress: Progress | None = None,
 ) -> np.ndarray:
-    """Improve a contiguous greenfield plan by designing groups of neighbouring territories
-    again, exactly: for each group (pairs first, then triples), the greenfield model over the
-    group's units with as many territories, candidate centres among those units and
-    contiguity on the units' own graph, solved from the group's current plan. A better design
-    replaces the group's territories (each contiguous, within its bands, so the whole plan
-    stays feasible) and the sweep starts again; a unit set already tried is not solved twice
-    (its optimum does not depend on the rest of the plan). Stops at ``deadline``."""
+    """Improve a contiguous greenfield plan within the bands by designing groups of
+    neighbouring territories again, exactly: for each group (triples by default), the
+    greenfield model over the group's units with as many territories, candidate centres
+    among those units and contiguity on the units' own graph, solved from the group's current
+    plan. A better design replaces the group's territories (each contiguous, within its
+    bands, so the whole plan stays feasible) and the sweep starts again; a unit set already
+    tried is not solved twice (its optimum does not depend on the rest of the plan). A group
+    as large as K is the whole instance. Stops at ``deadline``."""
     assert model.centre_unit is not None
     progress = progress or (lambda phase, detail: None)
     plan = plan.copy()

@@ -45,10 +45,10 @@ def probe_centres(problem: HighsDistricting, upper: float, deadline: float) -> d
     statuses = highspy.HighsModelStatus
     h.setOptionValue("objective_bound", limit / scale)
     h.setOptionValue("presolve", "off")  # keep the warm basis between probes
+    col_upper = np.asarray(h.getLp().col_upper_, dtype=float)  # kept up to date below
     try:
         for c in range(model.n_centres):
             own = int(problem.own[c])
-            col_upper = np.asarray(h.getLp().col_upper_, dtype=float)
             if own < 0 or col_upper[own] < 0.5:
                 continue
             left = deadline - time.perf_counter()
@@ -65,16 +65,20 @@ def probe_centres(problem: HighsDistricting, upper: float, deadline: float) -> d
                 status == statuses.kOptimal and value > limit
             ):
                 problem.fix(mine)  # the centre's own column among them: c stays closed
+                col_upper[mine] = 0.0
                 record["centres_closed"] += 1
                 record["pairs_fixed"] += len(mine)
                 continue
             h.changeColBounds(own, 0.0, 1.0)
+            if status == statuses.kIterationLimit:
+                continue  # undecided within the work limit: the centre stays open
             if status != statuses.kOptimal:
                 break  # the time limit: what was fixed so far stands
             reduced = np.asarray(h.getSolution().col_dual, dtype=float) * scale
             pairs = mine[mine != own]
             dead = pairs[value + reduced[pairs] > limit]
             problem.fix(dead)
+            col_upper[dead] = 0.0
             record["pairs_fixed"] += len(dead)
     finally:
         h.setOptionValue("objective_bound", float("inf"))
