@@ -17,7 +17,8 @@ centre :math:`c` still open, the LP is solved again with :math:`o_c = 1`.
 Both keep every plan of value at most :math:`U` (with the same tolerance as the reduced-cost
 fixing), so the MILP on what is left is the full MILP restricted to plans that can beat the
 incumbent. On NC counties (100 units, K = 8, no contiguity, incumbent at the optimum) probing
-closes 62 of the 99 centres the reduced-cost fixing left open and halves the MILP's time.
+closes 62 of the 99 centres the reduced-cost fixing left open, and the MILP takes about
+16 CPU seconds instead of 45.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def probe_centres(problem: HighsDistricting, upper: float, deadline: float) -> d
     be in a plan better than ``upper`` (a complete model), or the LP values are no bounds.
 
     The probes run on a copy of the LP without the columns already fixed to 0 and without the
-    rows that only bound such columns (a third of the NC K=8 contiguous model's columns, half
-    its rows): the same LP, probed about twice as fast."""
+    rows that only bound such columns (NC K=8 contiguous: 4,003 of 9,876 columns and 8,109 of
+    19,853 rows left): the same LP, probed in 3.4 instead of 4.5 CPU seconds."""
     import highspy
 
     model = problem.model
