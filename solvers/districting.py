@@ -45,7 +45,9 @@ but the centre (:mod:`solvers.districting_reach`), which makes most MILP plans c
 before any cut; and a layer whose LP cannot be priced out in time reports a Lagrangian bound
 (:mod:`solvers.districting_bound`), raised by branching on the regions' centre counts
 (:mod:`solvers.districting_regions`). Contiguous starting plans come from
-:mod:`solvers.districting_lns` (repair, connected moves, border MILPs).
+:mod:`solvers.districting_lns` (repair, connected moves, border MILPs, regrouping of
+neighbouring territories); after reduced-cost fixing, greenfield candidate centres are probed
+(:mod:`solvers.districting_probe`).
 
 ``widen`` replaces the tolerances by a variable :math:`\tau \ge 0` (workload :math:`\rho\tau`,
 :math:`\rho = t_w / t`) and minimises it: the tightest balance any plan of whole units can reach.

@@ -14,6 +14,9 @@
    columns is the full MILP restricted to plans that can beat the incumbent: its optimum is the
    full model's optimum. When too many such pairs remain (over :data:`MAX_COLUMNS`), the MILP
    runs on the columns present and its plan is only claimed to be within the LP bound.
+   A greenfield model holding every pair is then probed centre by centre
+   (:mod:`solvers.districting_probe`): the LP with the centre forced open closes it or fixes
+   more of its pairs.
 3. **MILP rounds.** HiGHS solves the MILP from the incumbent (``setSolution``); a plan with a
    territory in several pieces gets a,b-separator cuts (for its own centre and, in a greenfield
    design, for every candidate centre on the anchor's side of the separator, for which the same
@@ -32,6 +35,7 @@ from solvers.backends import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT
 from solvers.districting import Districting, DistrictingResult, _stray_pieces
 from solvers.districting_bound import LagrangianBound, lagrangian_bound
 from solvers.districting_highs import HighsDistricting
+from solvers.districting_probe import probe_centres
 from solvers.districting_reach import add_neighbour_rows, unreachable
 from solvers.districting_regions import RegionBound, region_bound
 
@@ -40,6 +44,7 @@ NEAREST = 12  # cheapest centres per unit in the starting subset
 ADD_PER_UNIT = 8  # most negative priced pairs added per unit and round
 MAX_COLUMNS = 400_000  # a larger MILP is not attempted exactly
 STRONG_CONTIGUITY = True  # reach fixing and neighbour rows before the LP (greenfield)
+PROBE_SHARE = 0.2  # of the time limit, for centre probing (greenfield, all pairs held)
 PRICE_SHARE = 0.25  # of the time limit, for pricing the LP over all pairs
 LAGRANGIAN_SHARE = 0.35  # of the time limit, for the Lagrangian bound when pricing is unfinished
 Progress = Callable[[str, str], None]
@@ -255,6 +260,17 @@ def solve_live(
         )
     elif lp_bound is not None and priced and reduced is not None:
         complete = False
+    # greenfield models only (fixed centres are all open); not on priced layers, whose
+    # thousand candidate centres would take the probing's whole share of the time
+    probe = complete and not priced and model.greenfield
+    if probe and fixing is not None and best_value is not None:
+        probed = probe_centres(problem, best_value, start + PROBE_SHARE * time_limit)
+        fixing.update(probed)
+        progress(
+            "probe",
+            f"{probed['centres_closed']:,} of {probed['centres_probed']:,} open centres "
+            f"cannot beat the heuristic plan; {probed['pairs_fixed']:,} columns fixed",
+        )
     bound = lp_bound
     open_cols = np.ones(len(problem.pair_u), dtype=bool)
     if fixing is not None:

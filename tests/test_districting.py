@@ -9,6 +9,7 @@ the pricing path forced on.
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -271,3 +272,49 @@ def test_reduced_cost_fixing_keeps_every_plan_at_least_as_good_as_the_incumbent(
     for plan in candidates[values <= upper]:
         cols = np.flatnonzero(problem.pair_c == plan[problem.pair_u])
         assert still_open[cols].all()
+
+
+@SETTINGS
+@given(
+    p=potentials, k=st.sampled_from([2, 3]), tol=st.sampled_from([0.25, 0.5]), at=st.floats(0, 1)
+)
+@pytest.mark.parametrize("contiguity", [False, True])
+def test_centre_probing_keeps_every_plan_at_least_as_good_as_the_incumbent(
+    p, k, tol, at, contiguity
+):
+    """After reduced-cost fixing and centre probing against a plan of value U (the model as
+    the live solver builds it: with contiguity, reach fixing and neighbour rows), every plan
+    of value ≤ U (contiguous when asked) keeps all its columns open; and a U below the LP
+    bound closes every centre."""
+    from dataclasses import replace
+
+    from solvers.districting_highs import HighsDistricting
+    from solvers.districting_probe import probe_centres
+    from solvers.districting_reach import add_neighbour_rows, unreachable
+
+    model = greenfield(p, k, tol)
+    adjacency = grid()[1] if contiguity else None
+    feasible_plans = [(plan, value) for plan, value in ranked(model, adjacency)]
+    if not feasible_plans:
+        return
+    values = np.array([value for _, value in feasible_plans])
+    upper = float(values[int(at * (len(values) - 1))])
+    if adjacency is not None:
+        model = replace(model, cost=np.where(unreachable(model, adjacency), np.inf, model.cost))
+    problem = HighsDistricting(model)
+    if adjacency is not None:
+        add_neighbour_rows(problem, adjacency)
+    report = problem.solve(integer=False, time_limit=10)
+    assert report.objective is not None
+    search._fix(problem, problem.price(), report.objective, upper)
+    record = probe_centres(problem, upper, time.perf_counter() + 30)
+    still_open = np.asarray(problem.highs.getLp().col_upper_) > 0.5
+    for plan, value in feasible_plans:
+        if value <= upper:
+            cols = np.flatnonzero(problem.pair_c == plan[problem.pair_u])
+            assert still_open[cols].all(), record
+    below = HighsDistricting(model)
+    below_lp = below.solve(integer=False, time_limit=10)
+    assert below_lp.objective is not None
+    record = probe_centres(below, below_lp.objective * 0.999 - 1e-6, time.perf_counter() + 30)
+    assert record["centres_closed"] == record["centres_probed"] == model.n_centres

@@ -4,7 +4,8 @@ The heuristic's plans must be contiguous, meet the bands and cost no less than t
 optimum; a move that would cut a territory in two must be refused (the connectivity check is
 tested on its own and through the moves); the Lagrangian bound must never exceed the optimum,
 and the pricing path must report it when pricing cannot finish; reach fixing and neighbour rows
-must keep every contiguous plan.
+must keep every contiguous plan; regrouping must return a feasible plan no dearer than its
+start, and the optimum when one group holds every territory.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import solvers.districting_search as search
 from solvers.districting import solve_districting
 from solvers.districting_bound import evaluate, lagrangian_bound
 from solvers.districting_highs import HighsDistricting
-from solvers.districting_lns import contiguous_incumbent
+from solvers.districting_lns import contiguous_incumbent, regroup
 from solvers.districting_local import LocalSearch, connected_without
 from solvers.districting_reach import add_neighbour_rows, unreachable
 from tests.test_districting import (
@@ -75,6 +76,30 @@ def test_the_heuristic_finds_the_contiguous_optimum_of_a_simple_grid():
     assert plan is not None
     assert feasible(model, plan, adjacency)
     assert _value(model, plan) == pytest.approx(brute_force(model, adjacency))
+
+
+@SETTINGS
+@given(p=potentials, k=st.sampled_from([2, 3]), tol=st.sampled_from([0.25, 0.5]))
+def test_regrouping_the_worst_plan_reaches_the_contiguous_optimum(p, k, tol):
+    """From the dearest contiguous plan: with groups as large as K the whole instance is
+    designed again (the optimum comes back); with pairs only the plan stays feasible and
+    does not get dearer."""
+    import time
+
+    model = greenfield(p, k, tol)
+    _, adjacency = grid()
+    worst = next(ranked(model, adjacency, descending=True), None)
+    if worst is None:
+        return
+    start, start_value = worst
+    optimum = brute_force(model, adjacency)
+    assert optimum is not None
+    whole = regroup(model, adjacency, start, time.perf_counter() + 30, sizes=(k,))
+    assert feasible(model, whole, adjacency)
+    assert _value(model, whole) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+    pairs = regroup(model, adjacency, start, time.perf_counter() + 30, sizes=(2,))
+    assert feasible(model, pairs, adjacency)
+    assert optimum * (1 - 1e-9) - 1e-9 <= _value(model, pairs) <= start_value * (1 + 1e-9)
 
 
 def test_connectivity_check_of_a_removal():
