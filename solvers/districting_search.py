@@ -324,6 +324,11 @@ def solve_live(
             status = OPTIMAL if proven else TIME_LIMIT
             if proven:
                 message = "proven optimal"
+                if gap == 0:
+                    # the search proved that no plan of the fixed model beats this one, and the
+                    # fixing only removed plans that cannot beat the incumbent; HiGHS's own dual
+                    # bound can lag when the columns the incumbent used were fixed by probing
+                    bound = best_value
             elif report.status == OPTIMAL:
                 message = "optimal over the priced pairs; the bound is the full model's LP bound"
             else:
