@@ -124,6 +124,11 @@ def ranked(model: Districting, adjacency: Adjacency | None, descending: bool = F
             yield candidates[i], float(values[i])
 
 
+def plan_value(model: Districting, plan: np.ndarray) -> float:
+    """The objective of ``plan`` (a centre per unit), summed straight from the cost matrix."""
+    return float(model.cost[np.arange(model.n_units), plan].sum())
+
+
 def brute_force(model: Districting, adjacency: Adjacency | None) -> float | None:
     """The cheapest feasible plan's cost, by enumeration (None when there is none)."""
     for _, value in ranked(model, adjacency):

@@ -31,14 +31,11 @@ from tests.test_districting import (
     feasible,
     greenfield,
     grid,
+    plan_value,
     plans,
     potentials,
     ranked,
 )
-
-
-def _value(model, plan) -> float:
-    return float(model.cost[np.arange(model.n_units), plan].sum())
 
 
 @SETTINGS
@@ -63,7 +60,7 @@ def test_contiguous_plans_from_any_start_are_feasible_and_not_below_the_optimum(
         return
     assert optimum is not None  # a plan found means one exists
     assert feasible(model, plan, adjacency)
-    assert _value(model, plan) >= optimum * (1 - 1e-9) - 1e-9
+    assert plan_value(model, plan) >= optimum * (1 - 1e-9) - 1e-9
 
 
 def test_the_heuristic_finds_the_contiguous_optimum_of_a_simple_grid():
@@ -75,7 +72,7 @@ def test_the_heuristic_finds_the_contiguous_optimum_of_a_simple_grid():
     plan = contiguous_incumbent(model, adjacency, start, time_limit=10.0)
     assert plan is not None
     assert feasible(model, plan, adjacency)
-    assert _value(model, plan) == pytest.approx(brute_force(model, adjacency))
+    assert plan_value(model, plan) == pytest.approx(brute_force(model, adjacency))
 
 
 @SETTINGS
@@ -96,10 +93,10 @@ def test_regrouping_the_worst_plan_reaches_the_contiguous_optimum(p, k, tol):
     assert optimum is not None
     whole = regroup(model, adjacency, start, time.perf_counter() + 30, sizes=(k,))
     assert feasible(model, whole, adjacency)
-    assert _value(model, whole) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+    assert plan_value(model, whole) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
     pairs = regroup(model, adjacency, start, time.perf_counter() + 30, sizes=(2,))
     assert feasible(model, pairs, adjacency)
-    assert optimum * (1 - 1e-9) - 1e-9 <= _value(model, pairs) <= start_value * (1 + 1e-9)
+    assert optimum * (1 - 1e-9) - 1e-9 <= plan_value(model, pairs) <= start_value * (1 + 1e-9)
 
 
 def test_connectivity_check_of_a_removal():

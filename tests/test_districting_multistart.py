@@ -30,13 +30,10 @@ from tests.test_districting import (
     feasible,
     greenfield,
     grid,
+    plan_value,
     plans,
     potentials,
 )
-
-
-def _value(model, plan) -> float:
-    return float(model.cost[np.arange(model.n_units), plan].sum())
 
 
 @SETTINGS
@@ -82,7 +79,7 @@ def _value_of_best_plan(model, centres) -> float:
     best = np.inf
     for plan in every:
         if np.array_equal(np.unique(plan), np.sort(centres)):
-            best = min(best, _value(model, plan))
+            best = min(best, plan_value(model, plan))
     return best
 
 
@@ -101,7 +98,7 @@ def test_the_large_path_of_locate_allocate_meets_the_bands(p, k, tol, monkeypatc
     if plan is None:  # the time limit can end the allocations, never with a wrong plan
         return
     assert feasible(model, plan, None)
-    assert _value(model, plan) >= optimum * (1 - 1e-9) - 1e-9
+    assert plan_value(model, plan) >= optimum * (1 - 1e-9) - 1e-9
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
