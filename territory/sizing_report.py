@@ -21,7 +21,7 @@ from territory import __version__
 from territory.run_files import write_csv, write_json, write_run_dir
 from territory.runs import save_run
 from territory.sizing import RECOMMENDATION_RULE, Sizing
-from territory.sweep_report import _fmt, _ticks, report_page, table_row
+from territory.sweep_report import CHART_WIDTH, _fmt, report_page, svg_axes, table_row
 
 SIZING_MARKER = "sizing.json"
 PANELS = (
@@ -81,45 +81,15 @@ def write_png(table: pd.DataFrame, path: Path, title: str) -> None:
 
 def _panel_svg(table: pd.DataFrame, fld: str, scale: float, label: str) -> str:
     """One line chart against headcount; points carry ``data-point`` for the hover script."""
-    width, height, left, right, top, bottom = 460, 300, 64, 16, 16, 48
+    height = 300
     x = table["reps"].to_numpy(dtype=float)
     y = table[fld].to_numpy(dtype=float) * scale
     finite = np.isfinite(y)
     if not finite.any():
-        return f'<svg width="{width}" height="{height}" role="img"></svg>'
-    x0, x1 = float(x.min()), float(x.max())
-    y0, y1 = float(y[finite].min()), float(y[finite].max())
-    pad_x, pad_y = (x1 - x0) * 0.06 or 1.0, (y1 - y0) * 0.1 or 1.0
-    x0, x1, y0, y1 = x0 - pad_x, x1 + pad_x, y0 - pad_y, y1 + pad_y
-
-    def sx(v: float) -> float:
-        return left + (v - x0) / (x1 - x0) * (width - left - right)
-
-    def sy(v: float) -> float:
-        return height - bottom - (v - y0) / (y1 - y0) * (height - top - bottom)
-
-    parts = [
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
-        f'<rect x="{left}" y="{top}" width="{width - left - right}" '
-        f'height="{height - top - bottom}" fill="#fff" stroke="#ccc"/>',
-    ]
-    x_ticks = x.tolist() if len(x) <= 12 else _ticks(x0 + pad_x, x1 - pad_x)
-    for v in x_ticks:
-        parts.append(
-            f'<text x="{sx(v):.1f}" y="{height - bottom + 16}" class="tick" '
-            f'text-anchor="middle">{v:.3g}</text>'
-        )
-    for v in _ticks(y0 + pad_y, y1 - pad_y):
-        parts.append(
-            f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" class="tick" text-anchor="end">'
-            f"{v:.4g}</text>"
-        )
-    parts.append(
-        f'<text x="{(left + width - right) / 2}" y="{height - 8}" text-anchor="middle">'
-        "headcount (reps)</text>"
-        f'<text transform="translate(14 {(top + height - bottom) / 2}) rotate(-90)" '
-        f'text-anchor="middle">{html.escape(label)}</text>'
-    )
+        return f'<svg width="{CHART_WIDTH}" height="{height}" role="img"></svg>'
+    bounds = (float(x.min()), float(x.max()), float(y[finite].min()), float(y[finite].max()))
+    x_ticks = x.tolist() if len(x) <= 12 else None
+    parts, sx, sy = svg_axes(bounds, (0.06, 0.1), height, ("headcount (reps)", label), x_ticks)
     line = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(x[finite], y[finite], strict=True))
     parts.append(f'<polyline points="{line}" fill="none" stroke="#1f5fa8" stroke-width="1.5"/>')
     for i in np.flatnonzero(finite):

@@ -10,6 +10,7 @@ self-contained file (inline SVG, a few lines of script, no network).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,16 +114,33 @@ def _ticks(low: float, high: float) -> list[float]:
     return [float(v) for v in np.linspace(low, high, 5)]
 
 
-def _panel_svg(table: pd.DataFrame, fld: str, scale: float, label: str) -> str:
-    width, height, left, right, top, bottom = 460, 320, 64, 16, 16, 48
-    x = table[fld].to_numpy(dtype=float) * scale
-    y = table[Y_FIELD].to_numpy(dtype=float)
-    finite = np.isfinite(x) & np.isfinite(y)
-    if not finite.any():
-        return f'<svg width="{width}" height="{height}" role="img"></svg>'
-    x0, x1 = float(x[finite].min()), float(x[finite].max())
-    y0, y1 = float(y[finite].min()), float(y[finite].max())
-    pad_x, pad_y = (x1 - x0) * 0.08 or 1.0, (y1 - y0) * 0.08 or 1.0
+Scale = Callable[[float], float]
+CHART_WIDTH, CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 460, 64, 16, 16, 48
+
+
+def svg_axes(
+    bounds: tuple[float, float, float, float],
+    pad: tuple[float, float],
+    height: int,
+    labels: tuple[str, str],
+    x_ticks: list[float] | None = None,
+) -> tuple[list[str], Scale, Scale]:
+    """The opening of a chart: frame, ticks and axis labels over the data ``bounds``
+    (x0, x1, y0, y1) padded by the ``pad`` shares, and the data-to-pixel scales.
+
+    ``x_ticks``: tick values (default: five over the data range). Shared by the sweep's and
+    the sizing's charts."""
+    width, left, right, top, bottom = (
+        CHART_WIDTH,
+        CHART_LEFT,
+        CHART_RIGHT,
+        CHART_TOP,
+        CHART_BOTTOM,
+    )
+    x0, x1, y0, y1 = bounds
+    ticks_x = _ticks(x0, x1) if x_ticks is None else x_ticks
+    ticks_y = _ticks(y0, y1)
+    pad_x, pad_y = (x1 - x0) * pad[0] or 1.0, (y1 - y0) * pad[1] or 1.0
     x0, x1, y0, y1 = x0 - pad_x, x1 + pad_x, y0 - pad_y, y1 + pad_y
 
     def sx(v: float) -> float:
@@ -136,22 +154,39 @@ def _panel_svg(table: pd.DataFrame, fld: str, scale: float, label: str) -> str:
         f'<rect x="{left}" y="{top}" width="{width - left - right}" '
         f'height="{height - top - bottom}" fill="#fff" stroke="#ccc"/>',
     ]
-    for v in _ticks(x0 + pad_x, x1 - pad_x):
+    for v in ticks_x:
         parts.append(
             f'<text x="{sx(v):.1f}" y="{height - bottom + 16}" class="tick" '
             f'text-anchor="middle">{v:.3g}</text>'
         )
-    for v in _ticks(y0 + pad_y, y1 - pad_y):
+    for v in ticks_y:
         parts.append(
             f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" class="tick" text-anchor="end">'
             f"{v:.4g}</text>"
         )
     parts.append(
         f'<text x="{(left + width - right) / 2}" y="{height - 8}" text-anchor="middle">'
-        f"{html.escape(label)}</text>"
+        f"{html.escape(labels[0])}</text>"
         f'<text transform="translate(14 {(top + height - bottom) / 2}) rotate(-90)" '
-        f'text-anchor="middle">{html.escape(Y_LABEL)}</text>'
+        f'text-anchor="middle">{html.escape(labels[1])}</text>'
     )
+    return parts, sx, sy
+
+
+def _panel_svg(table: pd.DataFrame, fld: str, scale: float, label: str) -> str:
+    height = 320
+    x = table[fld].to_numpy(dtype=float) * scale
+    y = table[Y_FIELD].to_numpy(dtype=float)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.any():
+        return f'<svg width="{CHART_WIDTH}" height="{height}" role="img"></svg>'
+    bounds = (
+        float(x[finite].min()),
+        float(x[finite].max()),
+        float(y[finite].min()),
+        float(y[finite].max()),
+    )
+    parts, sx, sy = svg_axes(bounds, (0.08, 0.08), height, (label, Y_LABEL))
     for i in np.flatnonzero(finite):
         row = table.iloc[int(i)]
         cx, cy = sx(x[i]), sy(y[i])
