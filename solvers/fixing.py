@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.dual import PairArrays, smoothed_dual
+from solvers.coarsening import Coarsening, cluster_size
+from solvers.dual import ColumnBands, DualResult, PairArrays, exact_value, smoothed_dual
 from solvers.formulation import BalancedAssignment
 from solvers.pricing import price
 
@@ -40,6 +41,7 @@ DUAL_SCHEDULE: tuple[tuple[float, float, int], ...] = (
     (0.01, 50.0, 25),
     (0.003, 50.0, 25),
 )
+COARSE_STAGES = 4  # stages on clusters of accounts; the last is repeated on the accounts
 STAGE_ROUNDS = 2  # a stage is repeated while pricing adds pairs, at most this often
 FIX_SHARE = 1e-3
 PAIR_SHARE = 1e-6
@@ -66,43 +68,94 @@ def reduce_by_prices(
     out_of_time: Callable[[], bool] = lambda: False,
     schedule: tuple[tuple[float, float, int], ...] = DUAL_SCHEDULE,
 ) -> Reduced:
-    """Prices and a near-integral fractional plan by smoothed Newton; fix what it settles."""
+    """Prices and a near-integral fractional plan by smoothed Newton; fix what it settles.
+
+    With many accounts per rep the first ``COARSE_STAGES`` stages run on clusters of accounts
+    (``coarsening.py``) and the last of them is repeated on the accounts themselves.
+    """
     k = model.n_reps
-    lam = None
-    bound = -np.inf
     pairs = PairArrays.of(model, pair_a, pair_r, model.costs.cost(pair_a, pair_r))
-    result = None
-    for stage, (temperature, limit, steps) in enumerate(schedule, start=1):
-        for _ in range(STAGE_ROUNDS):
-            result = smoothed_dual(model, pairs, lam, temperature, limit, steps)
-            lam = result.lam
-            keys = pairs.a * k + pairs.r
-            priced = price(model, result.duals, "cost", keys)
-            bound = max(bound, priced.bound)
-            progress(
-                "dual",
-                f"stage {stage} (temperature {temperature:g}): bound {priced.bound:,.6g} over "
-                f"all pairs ({result.bound:,.6g} over {len(keys):,} candidates, "
-                f"{result.newton_steps} Newton steps), +{len(priced.new_a):,} pairs",
-            )
-            if len(priced.new_a) == 0 or out_of_time():
-                break
-            # priced pairs are new and distinct: a sort merges them
-            merged = np.sort(np.concatenate([keys, priced.new_a * k + priced.new_r]))
-            a, r = merged // k, merged % k
-            pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
-            lam = result.lam
-        if out_of_time():
-            break
+    stages = Stages(model, progress, out_of_time)
+    size = cluster_size(model, len(pairs.starts))
+    if size > 1:
+        coarse = Coarsening.of(model, pairs, size)
+        progress(
+            "dual",
+            f"stages 1-{COARSE_STAGES} on {coarse.n_clusters:,} clusters of up to {size} accounts",
+        )
+        pairs = stages.run(pairs, schedule[:COARSE_STAGES], 1, coarse)
+        schedule, first = schedule[COARSE_STAGES - 1 :], COARSE_STAGES
+    else:
+        first = 1
+    pairs = stages.run(pairs, schedule, first)
+    result = stages.result
     assert result is not None
     if len(result.share) != len(pairs.a):  # pairs were added after the last solve
-        result = smoothed_dual(model, pairs, lam, temperature, limit, steps)
+        temperature, limit, steps = schedule[-1]
+        result = smoothed_dual(model, pairs, stages.lam, temperature, limit, steps)
     keep, free = settled_accounts(pairs, result.share)
     count = np.diff(np.r_[pairs.starts, len(pairs.a)])
     typical_plan = float((np.add.reduceat(pairs.cost, pairs.starts) / count).sum())
     elastic = ELASTIC_PRICE * typical_plan / max(k, 1)
     progress("fix", f"{len(pairs.starts) - free:,} accounts fixed, {free:,} left to the LP")
-    return Reduced(pairs.a[keep], pairs.r[keep], pairs.a, pairs.r, bound, elastic)
+    return Reduced(pairs.a[keep], pairs.r[keep], pairs.a, pairs.r, stages.bound, elastic)
+
+
+@dataclass
+class Stages:
+    """The falling-temperature stages with pricing over all pairs after each solve; keeps the
+    prices, the best bound and the last solve over the accounts themselves."""
+
+    model: BalancedAssignment
+    progress: Callable[[str, str], None]
+    out_of_time: Callable[[], bool]
+    lam: np.ndarray | None = None
+    bound: float = -np.inf
+    result: DualResult | None = None
+
+    def run(
+        self,
+        pairs: PairArrays,
+        schedule: tuple[tuple[float, float, int], ...],
+        first: int,
+        coarse: Coarsening | None = None,
+    ) -> PairArrays:
+        """Run ``schedule`` (numbered from ``first``) on the accounts, or on ``coarse``'s
+        clusters; either way pricing is over all account pairs. Returns the grown pairs."""
+        model, k = self.model, self.model.n_reps
+        bands = ColumnBands.of(model)
+        for stage, (temperature, limit, steps) in enumerate(schedule, start=first):
+            for _ in range(STAGE_ROUNDS):
+                if coarse is None:
+                    result = smoothed_dual(model, pairs, self.lam, temperature, limit, steps)
+                    self.result, over = result, f"{len(pairs.a):,} candidates"
+                    duals = result.duals
+                else:
+                    lifted = coarse.lift(pairs)
+                    result = smoothed_dual(
+                        coarse.model, lifted, self.lam, temperature, limit, steps
+                    )
+                    over = f"{len(lifted.a):,} cluster candidates"
+                    duals = exact_value(model, pairs, bands, result.lam)[1]
+                self.lam = result.lam
+                keys = pairs.a * k + pairs.r
+                priced = price(model, duals, "cost", keys)
+                self.bound = max(self.bound, priced.bound)
+                self.progress(
+                    "dual",
+                    f"stage {stage} (temperature {temperature:g}): bound {priced.bound:,.6g} over "
+                    f"all pairs ({result.bound:,.6g} over {over}, "
+                    f"{result.newton_steps} Newton steps), +{len(priced.new_a):,} pairs",
+                )
+                if len(priced.new_a) == 0 or self.out_of_time():
+                    break
+                # priced pairs are new and distinct: a sort merges them
+                merged = np.sort(np.concatenate([keys, priced.new_a * k + priced.new_r]))
+                a, r = merged // k, merged % k
+                pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
+            if self.out_of_time():
+                break
+        return pairs
 
 
 def settled_accounts(pairs: PairArrays, share: np.ndarray) -> tuple[np.ndarray, int]:
