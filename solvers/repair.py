@@ -155,14 +155,14 @@ def repair(
             if not useful.any():
                 break
             score = np.where(useful, d_cost, np.inf)
-        picked = _disjoint_best(score, old, r, d_moved, model.max_moved is not None)
+        picked = disjoint_best(score, old, r, d_moved, model.max_moved is not None)
         if not picked:
             break
         assignment[a[picked]] = r[picked]
     return assignment
 
 
-def _disjoint_best(
+def disjoint_best(
     score: np.ndarray, old: np.ndarray, new: np.ndarray, d_moved: np.ndarray, capped: bool
 ) -> list[int]:
     """Best-scoring moves whose reps are all distinct, so their deltas add up exactly.
@@ -171,6 +171,8 @@ def _disjoint_best(
     """
     order = np.argsort(score, kind="stable")
     order = order[np.isfinite(score[order])]
+    if len(order) == 0:
+        return []
     # a later move with the same reps (and the same effect on the moved cap) always finds
     # them taken: only the best move per such key can be picked, so the rest are dropped
     width = int(max(old.max(initial=0), new.max(initial=0))) + 2

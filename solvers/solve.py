@@ -43,6 +43,7 @@ from solvers.lp_backends import HighsLP, PulpLP
 from solvers.pricing import Duals, all_pairs, pairs_below, price, reduced_cost
 from solvers.repair import Violation, loads_of, repair, round_largest
 from solvers.restricted import fixed_lp, reround
+from solvers.swaps import improve_by_swaps
 
 MIP_MAX_PAIRS = 150_000
 EXACT_WIDEN_MAX_PAIRS = 20_000  # tightest tolerance by MILP up to this many pairs, else by LP
@@ -230,19 +231,24 @@ def _integral(
     """
     assignment = round_largest(model.n_accounts, lp.pair_a, lp.pair_r, lp.x)
     split = int(np.sum(np.bincount(lp.pair_a[lp.x > 1e-6], minlength=model.n_accounts) > 1))
+    return repair(model, assignment, *_move_pairs(model, lp, extra)), split
+
+
+def _move_pairs(
+    model: BalancedAssignment, lp: LPResult, extra: RepairPairs | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs repair and swaps may move accounts to: the LP's and ``extra``'s, with costs."""
     a, r = lp.pair_a, lp.pair_r
     if extra is None:
-        cost = model.costs.cost(a, r)
-    else:
-        k = model.n_reps
-        lp_keys = _pair_keys(a, r, k)
-        fresh = lp_keys[~contains(extra.keys, lp_keys)]
-        keys = np.concatenate([extra.keys, fresh])
-        order = np.argsort(keys, kind="stable")  # repair breaks ties by position
-        keys = keys[order]
-        cost = np.concatenate([extra.cost, model.costs.cost(fresh // k, fresh % k)])[order]
-        a, r = keys // k, keys % k
-    return repair(model, assignment, a, r, cost), split
+        return a, r, model.costs.cost(a, r)
+    k = model.n_reps
+    lp_keys = _pair_keys(a, r, k)
+    fresh = lp_keys[~contains(extra.keys, lp_keys)]
+    keys = np.concatenate([extra.keys, fresh])
+    order = np.argsort(keys, kind="stable")  # repair breaks ties by position
+    keys = keys[order]
+    cost = np.concatenate([extra.cost, model.costs.cost(fresh // k, fresh % k)])[order]
+    return keys // k, keys % k, cost
 
 
 def plan_cost(model: BalancedAssignment, assignment: np.ndarray) -> float:
@@ -344,6 +350,14 @@ def solve_balanced_assignment(
     bound = lp.bound
     feasible = _meets_all(model, assignment)
     progress("repair", f"{split} split accounts rounded; objective {objective:,.6g}")
+    if feasible and _gap(objective, bound) > gap and clock.left() > 1:
+        t = time.perf_counter()
+        assignment = improve_by_swaps(
+            model, assignment, *_move_pairs(model, lp, extra), lambda: clock.left() <= 0
+        )
+        objective = plan_cost(model, assignment)
+        timings["swaps"] = time.perf_counter() - t
+        progress("swaps", f"objective {objective:,.6g}")
 
     mip_record = None
     neighbourhood = None

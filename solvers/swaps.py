@@ -1,0 +1,116 @@
+r"""Cut a feasible plan's cost by swapping accounts between two reps.
+
+Single moves (``repair.py``) stall once the bands bind: every rep sits near an edge of its band,
+so giving an account away breaks it. A swap moves account *a* from rep *r* to *s* and account
+*b* from *s* to *r*; the loads change only by :math:`\pm(p_a - p_b)` and
+:math:`\pm(w_a - w_b)`, so two accounts of similar size can trade places where neither could
+move alone. Its gain is :math:`(c_{ar} - c_{as}) + (c_{bs} - c_{br})`.
+
+Each round takes, for every ordered pair of reps (r, s), the ``PER_DIRECTION`` cheapest moves
+from r to s, pairs them with those from s to r, keeps the combinations that keep both reps (and
+the moved cap) within their rows and gain, and applies the best ones touching disjoint reps, so
+their effects add up exactly. When no swap gains, single cost-cutting moves get another turn
+(swaps can open room for them), and the rounds stop when neither gains or after ``SWAP_ROUNDS``
+(a work limit, not a clock, so the plan does not depend on the machine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from solvers.formulation import BalancedAssignment
+from solvers.repair import Violation, disjoint_best, loads_of, repair
+
+PER_DIRECTION = 24
+SWAP_ROUNDS = 200
+
+
+def improve_by_swaps(
+    model: BalancedAssignment,
+    assignment: np.ndarray,
+    pair_a: np.ndarray,
+    pair_r: np.ndarray,
+    pair_cost: np.ndarray,
+    out_of_time: Callable[[], bool] = lambda: False,
+) -> np.ndarray:
+    """Swaps (and single moves) over the candidate pairs until none gains; a plan meeting every
+    row stays so."""
+    assignment = assignment.copy()
+    k = model.n_reps
+    viol = Violation(model)
+    finite = np.isfinite(pair_cost)
+    pair_a, pair_r, pair_cost = pair_a[finite], pair_r[finite], pair_cost[finite]
+    tiny = 1e-9 * (float(np.abs(pair_cost).mean()) + 1.0) if len(pair_cost) else 0.0
+    held_cost = np.full(model.n_accounts, np.nan)
+    for _ in range(SWAP_ROUNDS):
+        if out_of_time():
+            break
+        loads = loads_of(model, assignment)
+        if viol.total(loads) > 1e-12:
+            break  # only a feasible plan is improved
+        current = assignment[pair_a]
+        held = current == pair_r
+        held_cost[:] = np.nan
+        held_cost[pair_a[held]] = pair_cost[held]
+        move = np.flatnonzero(~held & (current >= 0))
+        if len(move) == 0:
+            break
+        delta = pair_cost[move] - held_cost[pair_a[move]]
+        old, new = current[move], pair_r[move]
+        # the PER_DIRECTION cheapest moves per ordered pair of reps
+        direction = old.astype(np.int64) * k + new
+        order = np.lexsort((delta, direction))
+        direction_sorted = direction[order]
+        first = np.r_[True, direction_sorted[1:] != direction_sorted[:-1]]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        order = order[np.arange(len(order)) - start < PER_DIRECTION]
+        move, delta, old, new = move[order], delta[order], old[order], new[order]
+        x, y = _partners(old, new, k)
+        if len(x) == 0:
+            break
+        ax, ay = pair_a[move[x]], pair_a[move[y]]
+        r, s = old[x], new[x]
+        dp = model.potential[ax] - model.potential[ay]
+        dw = model.workload[ax] - model.workload[ay]
+        after = viol.rep(r, loads.potential[r] - dp, loads.workload[r] - dw) + viol.rep(
+            s, loads.potential[s] + dp, loads.workload[s] + dw
+        )
+        d_moved = (
+            model.potential[ax] * (model.is_move(ax, s).astype(float) - model.is_move(ax, r))
+        ) + model.potential[ay] * (model.is_move(ay, r).astype(float) - model.is_move(ay, s))
+        after = after + viol.moved(loads.moved + d_moved)
+        gain = delta[x] + delta[y]
+        score = np.where((after <= 1e-12) & (gain < -tiny), gain, np.inf)
+        capped = model.max_moved is not None
+        picked = disjoint_best(score, r, s, d_moved, capped)
+        if not picked:
+            # single moves may open up again after swaps; stop once they do not either
+            moved = repair(model, assignment, pair_a, pair_r, pair_cost)
+            if (moved == assignment).all():
+                break
+            assignment = moved
+            continue
+        picked_arr = np.asarray(picked)
+        assignment[ax[picked_arr]] = s[picked_arr]
+        assignment[ay[picked_arr]] = r[picked_arr]
+    return assignment
+
+
+def _partners(old: np.ndarray, new: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every combination of a move r → s (r < s) with a move s → r, as index arrays."""
+    forward = np.flatnonzero(old < new)
+    backward = np.flatnonzero(old > new)
+    key_f = old[forward].astype(np.int64) * k + new[forward]
+    key_b = new[backward].astype(np.int64) * k + old[backward]
+    forward = forward[np.argsort(key_f, kind="stable")]
+    backward = backward[np.argsort(key_b, kind="stable")]
+    key_f = old[forward].astype(np.int64) * k + new[forward]
+    key_b = new[backward].astype(np.int64) * k + old[backward]
+    lo = np.searchsorted(key_b, key_f, side="left")
+    count = np.searchsorted(key_b, key_f, side="right") - lo
+    x = np.repeat(forward, count)
+    offset = np.arange(len(x)) - np.repeat(np.cumsum(count) - count, count)
+    y = backward[np.repeat(lo, count) + offset]
+    return x, y

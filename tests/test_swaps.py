@@ -1,0 +1,92 @@
+"""Swaps between two reps cut a feasible plan's cost where single moves cannot."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solvers.pricing import all_pairs
+from solvers.repair import Violation, loads_of, repair
+from solvers.solve import plan_cost
+from solvers.swaps import improve_by_swaps
+from territory.align import build_model
+from territory.costs import PairCosts
+from territory.params import AlignParams
+from tests.conftest import brute_force, make_inputs
+
+
+def _model(accounts, reps, params):
+    inputs = make_inputs(accounts, reps)
+    model = build_model(inputs, params, PairCosts(inputs, params))
+    a, r = all_pairs(model, 10**6)
+    return inputs, model, a, r, model.costs.cost(a, r)
+
+
+def _feasible(model, assignment) -> bool:
+    return Violation(model).total(loads_of(model, assignment)) <= 1e-12
+
+
+def test_a_swap_fixes_two_crossed_accounts_that_no_single_move_can():
+    # west rep at lon 0, east rep at lon 1; every account has potential 10, bands 20 ± 1 each.
+    # The plan gives "far_w" (lon 0.9) to west and "far_e" (lon 0.1) to east: moving either
+    # alone breaks both bands; swapping them is the optimum (each account to its nearer rep).
+    accounts = [
+        {"account_id": "near_w", "lat": 0.0, "lon": 0.0, "potential": 10},
+        {"account_id": "far_w", "lat": 0.0, "lon": 0.9, "potential": 10},
+        {"account_id": "near_e", "lat": 0.0, "lon": 1.0, "potential": 10},
+        {"account_id": "far_e", "lat": 0.0, "lon": 0.1, "potential": 10},
+    ]
+    reps = [
+        {"rep_id": "west", "lat": 0.0, "lon": 0.0},
+        {"rep_id": "east", "lat": 0.0, "lon": 1.0},
+    ]
+    params = AlignParams(tolerance=0.05)
+    inputs, model, a, r, cost = _model(accounts, reps, params)
+    crossed = np.array([0, 0, 1, 1])
+    assert _feasible(model, crossed)
+    assert (repair(model, crossed, a, r, cost) == crossed).all()  # single moves are stuck
+    swapped = improve_by_swaps(model, crossed, a, r, cost)
+    optimum, _ = brute_force(inputs, params)
+    assert plan_cost(model, crossed) > optimum * 1.5
+    assert np.isclose(plan_cost(model, swapped), optimum, rtol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    tolerance=st.sampled_from([0.05, 0.1, 0.2]),
+    max_moved=st.sampled_from([None, 0.5]),
+)
+def test_swaps_keep_a_feasible_plan_feasible_and_never_cost_more(seed, tolerance, max_moved):
+    rng = np.random.default_rng(seed)
+    reps = [
+        {"rep_id": f"r{j}", "lat": float(rng.uniform(-1, 1)), "lon": float(rng.uniform(-1, 1))}
+        for j in range(3)
+    ]
+    accounts = [
+        {
+            "account_id": f"a{i}",
+            "lat": float(rng.uniform(-1, 1)),
+            "lon": float(rng.uniform(-1, 1)),
+            "potential": float(rng.integers(1, 20)),
+            "current_rep": f"r{int(rng.integers(3))}",
+        }
+        for i in range(7)
+    ]
+    params = AlignParams(tolerance=tolerance, max_moved=max_moved)
+    inputs, model, a, r, cost = _model(accounts, reps, params)
+    _, plan = brute_force(inputs, AlignParams(tolerance=tolerance, max_moved=max_moved))
+    if plan is None:
+        return
+    # start from a feasible plan that is not the optimum: the worst feasible permutation of it
+    start = plan.copy()
+    for _ in range(20):
+        trial = start.copy()
+        i, j = rng.choice(len(trial), 2, replace=False)
+        trial[i], trial[j] = trial[j], trial[i]
+        if _feasible(model, trial) and plan_cost(model, trial) >= plan_cost(model, start):
+            start = trial
+    improved = improve_by_swaps(model, start, a, r, cost)
+    assert _feasible(model, improved)
+    assert plan_cost(model, improved) <= plan_cost(model, start) * (1 + 1e-12)
