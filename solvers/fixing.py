@@ -5,7 +5,9 @@ r"""Shrink a large LP with a near-integral fractional plan: fix the accounts it 
    pricing over *all* pairs after each stage (``pricing.price``): pairs that undercut an
    account's cheapest candidate join and the stage is repeated. Each pricing pass also gives
    the Lagrangian bound :math:`L(\lambda)` over all pairs, valid for the full model whatever
-   :math:`\lambda` is.
+   :math:`\lambda` is. With many accounts per rep, the first ``COARSE_STAGES`` stages solve
+   the dual of clusters of look-alike accounts (``coarsening.py``) while pricing still runs
+   over the accounts' pairs; the last coarse stage is repeated on the accounts.
 2. **Fixing.** At the last temperature the soft assignment :math:`\pi` meets the (slightly
    shrunk) bands and is nearly integral. An account with :math:`\max_r \pi_{ar} \ge 1 -`
    ``FIX_SHARE`` keeps only that pair; the others keep the pairs with

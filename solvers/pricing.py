@@ -15,6 +15,7 @@ coefficient in row *i* and :math:`h_i` the row's right-hand side. A pair whose r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +72,7 @@ def read_duals(model: BalancedAssignment, built: BuiltProblem) -> Duals:
 
 
 SPATIAL_GROUPS = 8  # reps split by price level for the ball queries of spatial pricing
+PRICING_CHUNK = 50_000  # accounts per round of ball queries (bounds the pairs held at once)
 
 
 @dataclass(frozen=True)
@@ -181,42 +183,64 @@ def _price_spatial(
     accounts = np.flatnonzero(model.active & np.isfinite(m))
     if len(accounts) < int(model.active.sum()):
         return None  # an account without candidates: the dense pass covers it
-    p, w = model.potential[accounts], model.workload[accounts]
     # pairs below m_a change the bound, pairs below u_a price out: search up to the larger
     top = np.maximum(m[accounts], duals.assign[accounts])
-    level = duals.potential * float(p.mean()) + duals.workload * float(w.mean())
-    order = np.argsort(-level, kind="stable")
+    p_mean = float(model.potential[accounts].mean())
+    w_mean = float(model.workload[accounts].mean())
+    order = np.argsort(-(duals.potential * p_mean + duals.workload * w_mean), kind="stable")
+    groups = [g for g in np.array_split(order, min(SPATIAL_GROUPS, k)) if len(g)]
+    best = m.copy()
+    new_a, new_r, most_negative = [], [], 0.0
+    # accounts in chunks, so that wild prices (huge budgets) cannot hold every pair at once
+    chunks = max(1, -(-len(accounts) // PRICING_CHUNK))
+    for chunk in np.array_split(np.arange(len(accounts)), chunks):
+        found = _cheap_missing(model, cheap, duals, in_set, accounts[chunk], top[chunk], groups)
+        if found is None:
+            return None
+        a, r, rc = found
+        np.minimum.at(best, a, rc)
+        rel = rc - duals.assign[a]
+        negative = rel < -tolerance * (1.0 + np.abs(duals.assign[a]))
+        a, r, rel = a[negative], r[negative], rel[negative]
+        if len(rel):
+            most_negative = min(most_negative, float(rel.min()))
+        order = np.lexsort((r, rel, a))
+        a, r = a[order], r[order]
+        first = np.r_[True, a[1:] != a[:-1]] if len(a) else np.zeros(0, bool)
+        rank = np.arange(len(a)) - np.maximum.accumulate(np.where(first, np.arange(len(a)), 0))
+        new_a.append(a[rank < per_account])
+        new_r.append(r[rank < per_account])
+    bound = duals.rhs_term + float(best[accounts].sum())
+    # per account, most negative first; the chunks follow the account order
+    return PricingResult(bound, np.concatenate(new_a), np.concatenate(new_r), most_negative)
+
+
+def _cheap_missing(
+    model: BalancedAssignment,
+    cheap: Callable[..., tuple[np.ndarray, np.ndarray] | None],
+    duals: Duals,
+    in_set: np.ndarray,
+    accounts: np.ndarray,
+    top: np.ndarray,
+    groups: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Missing pairs of ``accounts`` whose reduced cost may be below ``top``, with it."""
+    k = model.n_reps
+    p, w = model.potential[accounts], model.workload[accounts]
     found_a, found_r = [], []
-    for group in np.array_split(order, min(SPATIAL_GROUPS, k)):
-        if len(group) == 0:
-            continue
+    for group in groups:
         budget = top + p * duals.potential[group].max() + w * duals.workload[group].max()
         near = cheap(accounts, budget * (1 + 1e-9) + 1e-9, group)
         if near is None:
             return None
-        found_a.append(near[0])
-        found_r.append(near[1])
-    a = np.concatenate(found_a)
-    r = np.concatenate(found_r)
-    keys = a.astype(np.int64) * k + r
-    fresh = ~contains(in_set, keys)
-    a, r = a[fresh], r[fresh]
+        keys = near[0].astype(np.int64) * k + near[1]
+        fresh = ~contains(in_set, keys)
+        found_a.append(near[0][fresh])
+        found_r.append(near[1][fresh])
+    a, r = np.concatenate(found_a), np.concatenate(found_r)
     rc = _reduced(model, duals, a, r, model.costs.cost(a, r))
     ok = np.isfinite(rc)
-    a, r, rc = a[ok], r[ok], rc[ok]
-    best = m.copy()
-    np.minimum.at(best, a, rc)
-    bound = duals.rhs_term + float(best[accounts].sum())
-    rel = rc - duals.assign[a]
-    negative = rel < -tolerance * (1.0 + np.abs(duals.assign[a]))
-    a, r, rel = a[negative], r[negative], rel[negative]
-    most_negative = float(rel.min()) if len(rel) else 0.0
-    order = np.lexsort((r, rel, a))
-    a, r = a[order], r[order]
-    first = np.r_[True, a[1:] != a[:-1]] if len(a) else np.zeros(0, bool)
-    rank = np.arange(len(a)) - np.maximum.accumulate(np.where(first, np.arange(len(a)), 0))
-    keep = rank < per_account
-    return PricingResult(bound, a[keep], r[keep], most_negative)
+    return a[ok], r[ok], rc[ok]
 
 
 def _reduced(

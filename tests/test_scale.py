@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import solvers.pricing as pricing
 from solvers.dual import BAND_MARGIN, ColumnBands, PairArrays, smoothed_dual
 from solvers.pricing import Duals, all_pairs, price
 from solvers.solve import Clock, _meets_all, column_generation, solve_balanced_assignment
@@ -76,8 +77,10 @@ def test_soft_assignment_is_a_fractional_plan_inside_the_shrunk_bands():
     assert result.bound <= lp.objective * (1 + 1e-9)
 
 
+@pytest.mark.parametrize("chunk", [50_000, 7])  # one chunk of accounts, or many
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_kd_tree_pricing_equals_the_dense_pass(seed, monkeypatch):
+def test_kd_tree_pricing_equals_the_dense_pass(seed, chunk, monkeypatch):
+    monkeypatch.setattr(pricing, "PRICING_CHUNK", chunk)
     accounts, reps = _clustered(seed=seed)
     for account in accounts[::4]:
         account["current_rep"] = "r2"
