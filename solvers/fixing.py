@@ -90,17 +90,16 @@ def reduce_by_prices(
     else:
         first = 1
     pairs = stages.run(pairs, schedule, first)
-    result = stages.result
-    assert result is not None
-    if len(result.share) != len(pairs.a):  # pairs were added after the last solve
-        temperature, limit, steps = schedule[-1]
-        result = smoothed_dual(model, pairs, stages.lam, temperature, limit, steps)
-    keep, free = settled_accounts(pairs, result.share)
-    count = np.diff(np.r_[pairs.starts, len(pairs.a)])
-    typical_plan = float((np.add.reduceat(pairs.cost, pairs.starts) / count).sum())
+    result, solved = stages.result, stages.solved
+    assert result is not None and solved is not None
+    # fix on the pairs of the last solve; pairs priced in after it reach the LP by its own
+    # pricing (and repair through ``all_a``, ``all_r``)
+    keep, free = settled_accounts(solved, result.share)
+    count = np.diff(np.r_[solved.starts, len(solved.a)])
+    typical_plan = float((np.add.reduceat(solved.cost, solved.starts) / count).sum())
     elastic = ELASTIC_PRICE * typical_plan / max(k, 1)
-    progress("fix", f"{len(pairs.starts) - free:,} accounts fixed, {free:,} left to the LP")
-    return Reduced(pairs.a[keep], pairs.r[keep], pairs.a, pairs.r, stages.bound, elastic)
+    progress("fix", f"{len(solved.starts) - free:,} accounts fixed, {free:,} left to the LP")
+    return Reduced(solved.a[keep], solved.r[keep], pairs.a, pairs.r, stages.bound, elastic)
 
 
 @dataclass
@@ -114,6 +113,7 @@ class Stages:
     lam: np.ndarray | None = None
     bound: float = -np.inf
     result: DualResult | None = None
+    solved: PairArrays | None = None  # the pairs of ``result``
 
     def run(
         self,
@@ -130,7 +130,8 @@ class Stages:
             for _ in range(STAGE_ROUNDS):
                 if coarse is None:
                     result = smoothed_dual(model, pairs, self.lam, temperature, limit, steps)
-                    self.result, over = result, f"{len(pairs.a):,} candidates"
+                    self.result, self.solved = result, pairs
+                    over = f"{len(pairs.a):,} candidates"
                     duals = result.duals
                 else:
                     lifted = coarse.lift(pairs)
