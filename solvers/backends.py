@@ -122,6 +122,7 @@ def run_solver(prob: pulp.LpProblem, solver: Any) -> SolveReport:
     seconds = time.perf_counter() - start
     model = getattr(prob, "solverModel", None)
     if solver.name == "HiGHS" and model is not None:
+        raise_if_interrupted(model)
         return _highs_report(prob, model, seconds)
     status = pulp.LpStatus.get(prob.status, str(prob.status))
     has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
@@ -168,6 +169,26 @@ def _holds_solution(info: Any) -> bool:
     import highspy
 
     return bool(info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible)
+
+
+def run_highs(model: Any) -> None:
+    """Run a highspy model with its banner off stdout.
+
+    HiGHS catches Ctrl-C itself and stops with status ``kInterrupt``, which would pass for a
+    time limit and let the run go on and write its files; it is raised again here as
+    ``KeyboardInterrupt`` (the CLI then exits 130 and writes nothing).
+    """
+    with stdout_silenced():
+        model.run()
+    raise_if_interrupted(model)
+
+
+def raise_if_interrupted(model: Any) -> None:
+    """``KeyboardInterrupt`` if the user's Ctrl-C stopped this highspy model (see ``run_highs``)."""
+    import highspy
+
+    if model.getModelStatus() == highspy.HighsModelStatus.kInterrupt:
+        raise KeyboardInterrupt
 
 
 def highs_status(model: Any, is_mip: bool) -> tuple[str, bool, float | None]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from solvers.backends import highs_status, stdout_silenced
+from solvers.backends import highs_status, run_highs, stdout_silenced
 
 if TYPE_CHECKING:
     from solvers.districting import Districting
@@ -316,8 +316,7 @@ class HighsDistricting:
                 solution.value_valid = True
                 h.setSolution(solution)
         start = time.perf_counter()
-        with stdout_silenced():
-            h.run()
+        run_highs(h)
         seconds = time.perf_counter() - start
         status = h.getModelStatus()
         info = h.getInfo()

@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from solvers.backends import run_highs
 from solvers.districting_highs import HighsDistricting
 
 
@@ -63,7 +64,7 @@ def probe_centres(problem: HighsDistricting, upper: float, deadline: float) -> d
             break
         h.setOptionValue("time_limit", float(left))
         h.changeColBounds(int(position[own]), 1.0, 1.0)
-        h.run()
+        run_highs(h)
         status = h.getModelStatus()
         value = float(h.getInfo().objective_function_value) * scale
         mine = np.flatnonzero((problem.pair_c == c) & alive)

@@ -42,6 +42,7 @@ from solvers.backends import (
     OPTIMAL,
     TIME_LIMIT,
     highs_status,
+    run_highs,
     stdout_silenced,
 )
 
@@ -222,8 +223,7 @@ def allocate(model: Location, sites: np.ndarray) -> tuple[sp.csr_matrix, float] 
         model.capacity,
     )
     h, pu, pc = _highs(sub, keep, 60.0, 0.0, None)
-    with stdout_silenced():
-        h.run()
+    run_highs(h)
     _, has_solution, _ = highs_status(h, True)
     if not has_solution:
         return None
@@ -335,8 +335,7 @@ def solve_location(
         solution.col_value = np.concatenate([np.asarray(best[1][pu, pc]).ravel(), opened]).tolist()
         solution.value_valid = True
         h.setSolution(solution)
-    with stdout_silenced():
-        h.run()
+    run_highs(h)
     status, has_solution, bound = highs_status(h, True)
     nodes = int(h.getInfo().mip_node_count)
     raw = h.modelStatusToString(h.getModelStatus())

@@ -18,6 +18,7 @@ from solvers.backends import (
     OPTIMAL,
     TIME_LIMIT,
     make_solver,
+    run_highs,
     run_solver,
     stdout_silenced,
 )
@@ -234,8 +235,7 @@ class HighsLP:
         primal = self.solved and not self.rows_changed
         self.highs.setOptionValue("simplex_strategy", PRIMAL_SIMPLEX if primal else DUAL_SIMPLEX)
         self.rows_changed = False
-        with stdout_silenced():
-            self.highs.run()
+        run_highs(self.highs)
         self.solved = True
         status = self.highs.getModelStatus()
         statuses = highspy.HighsModelStatus

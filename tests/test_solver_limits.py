@@ -127,3 +127,24 @@ def test_align_survives_the_neighbourhood_milp_stopping_on_its_node_limit(
     assert neighbourhood["nodes"] == 1
     assert neighbourhood["status"] == FEASIBLE  # stopped on the node limit with a plan
     assert neighbourhood["improved"]  # and that plan, read from HiGHS, was used
+
+
+def test_a_highs_solve_the_user_interrupted_raises_keyboard_interrupt(tmp_path):
+    # HiGHS catches Ctrl-C itself and stops with kInterrupt, which would otherwise pass for a
+    # time limit and let the run write its files; an interrupt callback stands in for Ctrl-C
+    from solvers.backends import run_highs
+
+    path = str(tmp_path / "model.mps")
+    _assignment_problem(seed=3)[0].writeMPS(path)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.readModel(path)
+
+    def interrupt(callback_type, message, data_out, data_in, user_data):
+        data_in.user_interrupt = True
+
+    h.setCallback(interrupt, None)
+    h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_highs(h)
+    assert h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
