@@ -136,11 +136,12 @@ def repair(
             break
         a, r, old = pair_a[cand], pair_r[cand], current[cand]
         p, w = model.potential[a], model.workload[a]
+        now = viol.rep(np.arange(model.n_reps), loads.potential, loads.workload)  # per rep
         d_viol = (
             viol.rep(old, loads.potential[old] - p, loads.workload[old] - w)
-            - viol.rep(old, loads.potential[old], loads.workload[old])
+            - now[old]
             + viol.rep(r, loads.potential[r] + p, loads.workload[r] + w)
-            - viol.rep(r, loads.potential[r], loads.workload[r])
+            - now[r]
         )
         d_moved = p * (model.is_move(a, r).astype(float) - model.is_move(a, old))
         d_viol = d_viol + viol.moved(loads.moved + d_moved) - viol.moved(loads.moved)
