@@ -137,6 +137,12 @@ def test_fixing_by_prices_gives_the_full_lp_and_a_feasible_plan():
     }
     plain, fixed = outcomes[False], outcomes[True]
     assert fixed.timings.get("dual") is not None  # the path ran
+    assert_same_lp_and_a_valid_plan(model, exact, plain, fixed)
+
+
+def assert_same_lp_and_a_valid_plan(model, exact, plain, fixed) -> None:
+    """The price-first path (``fixed``) reaches the plain path's LP value and bound, its bound
+    is below the exact optimum, and a plan it claims meets every row and is no better than it."""
     assert fixed.lp_objective == pytest.approx(plain.lp_objective, rel=1e-7)
     assert fixed.lower_bound <= exact.objective * (1 + 1e-9)
     assert fixed.lower_bound == pytest.approx(plain.lower_bound, rel=1e-7)
