@@ -30,11 +30,13 @@ smoothing so that rounding the nearly integral accounts keeps the rest feasible
 (``fixing.py``). Prices beyond ``limit`` price units pay a quadratic penalty (elastic rows),
 which keeps :math:`L_\tau` bounded over a candidate set that cannot meet some band. The bound
 reported is always the exact :math:`L(\lambda)` with the true bands, never the smoothed one.
-Iteration counts, not the clock, stop each stage (deterministic results).
+Iteration counts, not the clock, stop each stage (deterministic results); only the run's
+time limit cuts a stage short.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,6 +176,7 @@ class SmoothedDual:
         best = pairs.segment_min(pairs.cost)
         distance = float(best.sum()) / max(float(p.sum()), 1e-300)  # D, cost per potential
         self.eps = tau * distance * np.maximum(p, 1e-9 * max(float(p.mean()), 1e-300))
+        self.inv_eps_pair = pairs.per_pair(1.0 / self.eps)  # every soft() needs it per pair
         k = model.n_reps
         pot = max(float(p.sum()), 1e-300)
         work = float(model.workload[pairs.accounts].sum()) or pot
@@ -196,9 +199,12 @@ class SmoothedDual:
         pairs, segment = self.pairs, self.segment
         red = self.reduced(lam)
         low = pairs.segment_min(red)
-        e = np.exp((low[segment] - red) / self.eps[segment])
+        e = low[segment] - red
+        e *= self.inv_eps_pair
+        np.exp(e, out=e)
         total = np.add.reduceat(e, pairs.starts)
-        return low - self.eps * np.log(total), e / total[segment]
+        e *= (1.0 / total)[segment]
+        return low - self.eps * np.log(total), e
 
     def band_parts(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Smoothed band terms, their first and second derivatives (with the price penalty)."""
@@ -232,8 +238,7 @@ class SmoothedDual:
         coef = self.priced_coef[chosen]
         weight = share[chosen]
         seg = segment[chosen]
-        inv_eps = 1.0 / self.eps[seg]
-        own = coef.T @ sparse.diags(weight * inv_eps) @ coef
+        own = coef.T @ sparse.diags(weight * self.inv_eps_pair[chosen]) @ coef
         accounts, row = np.unique(seg, return_inverse=True)
         spread = sparse.csr_matrix(
             (weight, (row, np.arange(len(seg)))), shape=(len(accounts), len(seg))
@@ -246,13 +251,20 @@ class SmoothedDual:
         return float(np.max(np.abs(gradient) / np.abs(self.size), initial=0.0))
 
 
-def newton(dual: SmoothedDual, lam: np.ndarray, steps: int) -> tuple[np.ndarray, int]:
-    r"""Maximise :math:`L_\tau` from ``lam`` by damped Newton steps; returns prices and steps."""
+def newton(
+    dual: SmoothedDual,
+    lam: np.ndarray,
+    steps: int,
+    out_of_time: Callable[[], bool] = lambda: False,
+) -> tuple[np.ndarray, int]:
+    r"""Maximise :math:`L_\tau` from ``lam`` by damped Newton steps; returns prices and steps.
+
+    ``out_of_time`` is asked before every step: the run's time limit stops a long stage."""
     damping = 1e-6
     value, share = dual.value(lam)
     for step_no in range(steps):
         gradient = dual.gradient(lam, share)
-        if dual.stationarity(gradient) < STATIONARY:
+        if dual.stationarity(gradient) < STATIONARY or out_of_time():
             return lam, step_no
         hessian = dual.hessian(lam, share)
         scale = float(np.abs(hessian.diagonal()).max()) or 1.0
@@ -301,12 +313,13 @@ def smoothed_dual(
     limit: float,
     steps: int,
     margin: float = BAND_MARGIN,
+    out_of_time: Callable[[], bool] = lambda: False,
 ) -> DualResult:
     r"""Newton on :math:`L_\tau` (bands shrunk by ``margin``) from ``lam``; exact bound."""
     bands = ColumnBands.of(model)
     dual = SmoothedDual(model, pairs, bands.shrunk(margin), tau, limit)
     start = np.zeros(len(bands.columns)) if lam is None else lam
-    lam, used = newton(dual, start, steps)
+    lam, used = newton(dual, start, steps, out_of_time)
     bound, duals = exact_value(model, pairs, bands, lam)
     _, share = dual.soft(lam)
     return DualResult(lam, duals, bound, share, used)

@@ -129,14 +129,28 @@ class Stages:
         for stage, (temperature, limit, steps) in enumerate(schedule, start=first):
             for _ in range(STAGE_ROUNDS):
                 if coarse is None:
-                    result = smoothed_dual(model, pairs, self.lam, temperature, limit, steps)
+                    result = smoothed_dual(
+                        model,
+                        pairs,
+                        self.lam,
+                        temperature,
+                        limit,
+                        steps,
+                        out_of_time=self.out_of_time,
+                    )
                     self.result, self.solved = result, pairs
                     over = f"{len(pairs.a):,} candidates"
                     duals = result.duals
                 else:
                     lifted = coarse.lift(pairs)
                     result = smoothed_dual(
-                        coarse.model, lifted, self.lam, temperature, limit, steps
+                        coarse.model,
+                        lifted,
+                        self.lam,
+                        temperature,
+                        limit,
+                        steps,
+                        out_of_time=self.out_of_time,
                     )
                     over = f"{len(lifted.a):,} cluster candidates"
                     duals = exact_value(model, pairs, bands, result.lam)[1]

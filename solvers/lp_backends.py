@@ -22,7 +22,7 @@ from solvers.backends import (
     run_solver,
     stdout_silenced,
 )
-from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
+from solvers.formulation import BalancedAssignment, Committed, Phase, Row, build_problem
 from solvers.keys import contains
 from solvers.pricing import Duals, aggregate_duals, read_duals
 
@@ -138,13 +138,17 @@ class HighsLP:
         self.solved = False
         self.rows_changed = False  # right-hand sides moved since the last solve
 
-    def shift_rows(self, shift: Committed) -> None:
-        """Take ``shift``'s loads off the coupling rows' right-hand sides (from the model's)."""
+    def shift_rows(self, shift: Committed, shrink: float = 0.0) -> None:
+        """Take ``shift``'s loads off the coupling rows' right-hand sides (from the model's),
+        and move every balance band inward by ``shrink`` of its row's size."""
         import highspy
 
         self.rows_changed = True
         n_assign = len(self.accounts)
-        rows = [replace(row, rhs=row.rhs - shift.load(row)) for row in self.rows]
+        rows = [
+            replace(row, rhs=row.rhs - shift.load(row) + _inward(row) * shrink * row.scale)
+            for row in self.rows
+        ]
         for i, row in enumerate(rows):
             geq = row.sense == ">="
             self.highs.changeRowBounds(
@@ -265,3 +269,10 @@ class HighsLP:
     def write(self, path: str) -> None:
         """Write the current LP (MPS or LP by the file's suffix) for a bug report."""
         self.highs.writeModel(path)
+
+
+def _inward(row: Row) -> float:
+    """+1 on a balance band's lower row, -1 on its upper row, 0 on capacities and the cap."""
+    if row.family in ("pot_lo", "work_lo"):
+        return 1.0
+    return -1.0 if row.family in ("pot_hi", "work_hi") else 0.0

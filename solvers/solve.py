@@ -42,7 +42,7 @@ from solvers.lagrangian import priced_ascent
 from solvers.lp_backends import HighsLP, PulpLP
 from solvers.pricing import Duals, all_pairs, pairs_below, price, reduced_cost
 from solvers.repair import Violation, loads_of, repair, round_largest
-from solvers.restricted import fixed_lp, reround
+from solvers.restricted import cheap_alternatives, fixed_lp, reround
 from solvers.swaps import improve_by_swaps
 
 MIP_MAX_PAIRS = 150_000
@@ -209,17 +209,24 @@ def column_generation(
 
 @dataclass(frozen=True)
 class RepairPairs:
-    """Pairs repair may move accounts to beyond the LP's own (sorted keys and their costs),
-    built once and reused by every rounding of a solve."""
+    """Pairs repair and swaps may move accounts to beyond the LP's own (sorted keys and their
+    costs): of the pairs priced in, the cheapest by reduced cost at the LP's duals
+    (``restricted.cheap_alternatives``; the others are the moves a plan near the LP optimum
+    does not make, and each round of repair or swaps touches every pair it is given). Built
+    once and reused by every rounding of a solve."""
 
     keys: np.ndarray
     cost: np.ndarray
 
     @classmethod
-    def of(cls, model: BalancedAssignment, a: np.ndarray, r: np.ndarray) -> RepairPairs:
+    def of(
+        cls, model: BalancedAssignment, a: np.ndarray, r: np.ndarray, duals: Duals
+    ) -> RepairPairs:
         keys = unique_keys(_pair_keys(a, r, model.n_reps))
         k = model.n_reps
-        return cls(keys, model.costs.cost(keys // k, keys % k))
+        cost = model.costs.cost(keys // k, keys % k)
+        cheap = cheap_alternatives(model, duals, keys, cost)
+        return cls(keys[cheap], cost[cheap])
 
 
 def _integral(
@@ -330,7 +337,7 @@ def solve_balanced_assignment(
     t = time.perf_counter()
     extra = None
     if reduced is not None:
-        extra = RepairPairs.of(model, reduced.all_a, reduced.all_r)
+        extra = RepairPairs.of(model, reduced.all_a, reduced.all_r, lp.duals)
     assignment, split = _integral(model, lp, extra)
     rounded_ok = _meets_all(model, assignment)
     if live is not None and extra is not None and clock.left() > 1 and not rounded_ok:
@@ -343,7 +350,7 @@ def solve_balanced_assignment(
             clock,
             progress,
             lambda shifted: _integral(model, shifted, extra)[0],
-            (extra.keys, extra.cost),
+            extra.keys,
         )
     timings["repair"] = time.perf_counter() - t
     objective = plan_cost(model, assignment)

@@ -21,6 +21,7 @@ from territory.inputs import AlignmentInputs
 from territory.params import AlignParams
 
 PRICING_BLOCK_PAIRS = 4_000_000
+NEAREST_CACHED = 24  # nearest reps per account kept for spatial pricing (cheap_pairs)
 
 
 class TravelTable:
@@ -94,6 +95,7 @@ class PairCosts:
         floor = 1e-3 * float(base.mean()) if base.size and base.mean() > 0 else 1.0
         self.weight = base + floor
         self.candidates = params.candidates
+        self._nearest: tuple[np.ndarray, np.ndarray] | None = None
 
     def distance(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Distance in the objective's unit (km or minutes), before squaring."""
@@ -196,15 +198,15 @@ class PairCosts:
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """A superset of the pairs (a, r), r in ``reps``, with cost at most ``budget`` per account.
 
-        The cost is at least ``weight × distance`` (or its square), so a ball query on the reps'
-        KD-tree finds them without touching every pair. None with a travel-time table (no
-        geometry to search); negative budgets select nothing.
+        The cost is at least ``weight × distance`` (or its square), so the reps within that
+        distance are the only candidates. Each account's ``NEAREST_CACHED`` nearest reps are
+        looked up once (``_nearest_reps``) and answer every account whose reach ends before its
+        farthest cached rep; a ball query on the reps' KD-tree answers the others. None with a
+        travel-time table (no geometry to search); negative budgets select nothing.
         """
         if self.travel is not None:
             return None
-        from scipy.spatial import cKDTree
-
-        from territory.geo import EARTH_RADIUS_KM, unit_vectors
+        from territory.geo import EARTH_RADIUS_KM
 
         ok = budget >= 0
         accounts, budget = accounts[ok], budget[ok]
@@ -214,13 +216,54 @@ class PairCosts:
         km = np.sqrt(reach) if self.squared else reach
         # chord length on the unit sphere for a great-circle distance, a little generous
         angle = np.minimum(km / EARTH_RADIUS_KM, np.pi)
-        chord = 2.0 * np.sin(angle / 2.0) * (1 + 1e-9) + 1e-12
+        chord = 2.0 * np.sin(angle / 2.0) * (1 + 1e-6) + 1e-12
+        near, near_chord = self._nearest_reps()
+        wanted = np.zeros(self.n_reps, dtype=bool)
+        wanted[reps] = True
+        rows, cached = near[accounts], near_chord[accounts]
+        # reps beyond the cache may be in reach only if the reach gets to the last cached one
+        beyond = np.zeros(len(accounts), dtype=bool)
+        if near.shape[1] < self.n_reps:
+            beyond = chord >= cached[:, -1]
+        inside = (cached <= chord[:, None]) & wanted[rows] & ~beyond[:, None]
+        hit_row, hit_col = np.nonzero(inside)
+        found_a = [accounts[hit_row]]
+        found_r = [rows[hit_row, hit_col].astype(np.int64)]
+        if beyond.any():
+            far_a, far_r = self._ball_pairs(accounts[beyond], chord[beyond], reps)
+            found_a.append(far_a)
+            found_r.append(far_r)
+        return np.concatenate(found_a), np.concatenate(found_r)
+
+    def _nearest_reps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every account's ``NEAREST_CACHED`` nearest reps and their chords on the unit sphere
+        (float32, nearest first), computed on first use: the geometry never changes."""
+        if self._nearest is None:
+            from scipy.spatial import cKDTree
+
+            from territory.geo import unit_vectors
+
+            m = min(NEAREST_CACHED, self.n_reps)
+            tree = cKDTree(unit_vectors(self.rep_lat, self.rep_lon))
+            chords, idx = tree.query(unit_vectors(self.acc_lat, self.acc_lon), k=m)
+            idx = np.asarray(idx).reshape(self.n_accounts, m).astype(np.int32)
+            chords = np.asarray(chords).reshape(self.n_accounts, m)
+            # float32 rounded down, so a cached rep is never judged farther than it is
+            self._nearest = (idx, np.nextafter(chords.astype(np.float32), np.float32(0)))
+        return self._nearest
+
+    def _ball_pairs(
+        self, accounts: np.ndarray, chord: np.ndarray, reps: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (a, r), r in ``reps``, with r within ``chord`` of a on the unit sphere."""
+        from scipy.spatial import cKDTree
+
+        from territory.geo import unit_vectors
+
         tree = cKDTree(unit_vectors(self.rep_lat[reps], self.rep_lon[reps]))
         points = unit_vectors(self.acc_lat[accounts], self.acc_lon[accounts])
         found = tree.query_ball_point(points, chord, return_sorted=False)
         lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
-        if lengths.sum() == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         total = int(lengths.sum())
         local = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=total)
         return np.repeat(accounts, lengths), reps[local]

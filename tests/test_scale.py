@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import solvers.pricing as pricing
+import territory.costs as costs_module
 from solvers.dual import BAND_MARGIN, ColumnBands, PairArrays, smoothed_dual
 from solvers.pricing import Duals, all_pairs, price
 from solvers.solve import Clock, _meets_all, column_generation, solve_balanced_assignment
@@ -77,10 +78,12 @@ def test_soft_assignment_is_a_fractional_plan_inside_the_shrunk_bands():
     assert result.bound <= lp.objective * (1 + 1e-9)
 
 
+@pytest.mark.parametrize("cached", [24, 2])  # every rep cached, or most found by ball queries
 @pytest.mark.parametrize("chunk", [50_000, 7])  # one chunk of accounts, or many
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_kd_tree_pricing_equals_the_dense_pass(seed, chunk, monkeypatch):
+def test_kd_tree_pricing_equals_the_dense_pass(seed, chunk, cached, monkeypatch):
     monkeypatch.setattr(pricing, "PRICING_CHUNK", chunk)
+    monkeypatch.setattr(costs_module, "NEAREST_CACHED", cached)
     accounts, reps = _clustered(seed=seed)
     for account in accounts[::4]:
         account["current_rep"] = "r2"
@@ -108,7 +111,9 @@ def test_kd_tree_pricing_equals_the_dense_pass(seed, chunk, monkeypatch):
     )
 
 
-def test_cheap_pairs_holds_every_pair_within_budget():
+@pytest.mark.parametrize("cached", [24, 3, 1])
+def test_cheap_pairs_holds_every_pair_within_budget(cached, monkeypatch):
+    monkeypatch.setattr(costs_module, "NEAREST_CACHED", cached)
     accounts, reps = _clustered(seed=4)
     inputs = make_inputs(accounts, reps)
     costs = PairCosts(inputs, AlignParams(distance="squared"))
@@ -204,11 +209,36 @@ def test_moving_bands_inward_in_the_live_lp_tightens_it():
     assert load >= (1 - model.tolerance + 0.05) * model.pot_target[0] * (1 - 1e-9)
 
 
+def test_narrowing_the_bands_in_the_live_lp_keeps_every_load_inside_them():
+    """``shift_rows(..., shrink)`` (what re-rounding does) moves both edges of every balance
+    band inward by ``shrink`` of the target, and nothing else."""
+    from solvers.formulation import Committed
+    from solvers.lp_backends import HighsLP
+
+    accounts, reps = _clustered(seed=6)
+    inputs = make_inputs(accounts, reps)
+    model, a, r = _model(inputs, AlignParams(tolerance=0.1))
+    live = HighsLP(model)
+    base = column_generation(model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live)
+    k, shrink = model.n_reps, 0.04
+    live.shift_rows(Committed(np.zeros(k), np.zeros(k), 0.0), shrink)
+    narrow = column_generation(
+        model, "HiGHS", a, r, "cost", Clock(60), lambda *_: None, backend=live
+    )
+    assert narrow.objective >= base.objective * (1 - 1e-9)
+    load = np.bincount(
+        narrow.pair_r, weights=narrow.x * model.potential[narrow.pair_a], minlength=k
+    )
+    slack = 1e-7 * model.pot_target
+    assert np.all(load >= (1 - model.tolerance + shrink) * model.pot_target - slack)
+    assert np.all(load <= (1 + model.tolerance - shrink) * model.pot_target + slack)
+
+
 def test_cheap_alternatives_join_the_live_lp_without_changing_its_optimum():
     """At the LP's duals every missing pair prices at or above zero, so adding the cheapest of
     them (what re-rounding does before it moves bands) keeps the LP value."""
     from solvers.lp_backends import HighsLP
-    from solvers.restricted import add_cheap_alternatives
+    from solvers.restricted import cheap_alternatives
 
     accounts, reps = _clustered(seed=6)
     inputs = make_inputs(accounts, reps)
@@ -222,7 +252,8 @@ def test_cheap_alternatives_join_the_live_lp_without_changing_its_optimum():
     every_a, every_r = all_pairs(model, 10**6)
     keys = every_a * k + every_r
     before = len(live.pair_a)
-    add_cheap_alternatives(model, live, base.duals, keys, model.costs.cost(every_a, every_r))
+    cheap = cheap_alternatives(model, base.duals, keys, model.costs.cost(every_a, every_r))
+    live.set_pairs(every_a[cheap], every_r[cheap])
     assert len(live.pair_a) > before
     d = base.duals
     reduced = (
