@@ -56,6 +56,22 @@ def test_smoothed_dual_bound_is_valid_and_reaches_the_lp_value(tiny_inputs, max_
     )
 
 
+def test_newton_stops_when_the_time_is_up_and_its_bound_stays_valid(tiny_inputs):
+    """A run out of time takes no Newton step; the bound at the prices it has is still valid."""
+    params = AlignParams()
+    optimum, _ = brute_force(tiny_inputs, params)
+    model, a, r = _model(tiny_inputs, params)
+    pairs = PairArrays.of(model, a, r, model.costs.cost(a, r))
+    calls = []
+    stopped = smoothed_dual(
+        model, pairs, None, 0.3, 50.0, 40, out_of_time=lambda: calls.append(1) or True
+    )
+    assert stopped.newton_steps == 0 and calls
+    assert stopped.bound <= optimum * (1 + 1e-9)
+    running = smoothed_dual(model, pairs, None, 0.3, 50.0, 40, out_of_time=lambda: False)
+    assert running.newton_steps > 0
+
+
 def test_soft_assignment_is_a_fractional_plan_inside_the_shrunk_bands():
     """At a stationary point the soft assignment meets the (shrunk) bands: a fractional plan
     whose cost is at least the LP optimum and close to it."""
