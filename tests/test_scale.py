@@ -144,11 +144,14 @@ def test_cheap_pairs_holds_every_pair_within_budget(cached, monkeypatch):
     assert wanted <= found
 
 
-def test_fixing_by_prices_gives_the_full_lp_and_a_feasible_plan():
+# ±1 % and ±2 %: about 13 accounts per rep, so rounding needs the re-rounding tries, and at
+# ±2 % the ones with every band narrowed fail: the tries without the narrowing find the plan
+@pytest.mark.parametrize("tolerance", [0.1, 0.02, 0.01])
+def test_fixing_by_prices_gives_the_full_lp_and_a_feasible_plan(tolerance):
     accounts, reps = _clustered(seed=5)
     inputs = make_inputs(accounts, reps)
-    params = AlignParams(candidates=2, tolerance=0.1)
-    exact = align(inputs, AlignParams(tolerance=0.1, mip="always", gap=0.0, time_limit=60))
+    params = AlignParams(candidates=2, tolerance=tolerance)
+    exact = align(inputs, AlignParams(tolerance=tolerance, mip="always", gap=0.0, time_limit=60))
     assert exact.status == "optimal"
     costs = PairCosts(inputs, params)
     model = build_model(inputs, params, costs)
@@ -158,6 +161,7 @@ def test_fixing_by_prices_gives_the_full_lp_and_a_feasible_plan():
     }
     plain, fixed = outcomes[False], outcomes[True]
     assert fixed.timings.get("dual") is not None  # the path ran
+    assert fixed.status in ("optimal", "feasible")
     assert_same_lp_and_a_valid_plan(model, exact, plain, fixed)
 
 
