@@ -37,6 +37,7 @@ from solvers.fixing import Reduced
 from solvers.formulation import BalancedAssignment, Committed
 from solvers.lp_backends import HighsLP
 from solvers.pricing import Duals, reduced_cost
+from solvers.repair import Loads, Violation, loads_of
 
 if TYPE_CHECKING:
     from solvers.solve import Clock, LPResult
@@ -96,7 +97,6 @@ def reround(
     can move fixed accounts without pricing (at the LP's duals they price at or above zero, so
     the LP optimum is unchanged).
     """
-    from solvers.repair import Violation, loads_of
     from solvers.solve import column_generation
 
     k = model.n_reps
@@ -109,33 +109,12 @@ def reround(
     # with the bands narrowed, then, if no try meets them, without
     for narrow in dict.fromkeys((narrowest, 0.0)):
         shift = Committed(np.zeros(k), np.zeros(k), 0.0)
-        assignment = first
+        assignment, met = first, False
         for attempt in range(1, REROUND_ROUNDS + 1):
             loads = loads_of(model, assignment)
-            pot_need = np.where(
-                loads.potential < viol.p_lo, viol.p_lo - loads.potential, 0.0
-            ) - np.where(loads.potential > viol.p_hi, loads.potential - viol.p_hi, 0.0)
-            pad = SHIFT_MARGIN * model.pot_target
             # a split account with most of its share on the rep rounds back the same way
             # unless the move outgrows its share: the step grows on every try
-            grow = REROUND_GROWTH ** (attempt - 1)
-            shift.potential[:] -= grow * np.sign(pot_need) * (np.abs(pot_need) + pad)
-            if viol.w_lo is not None:
-                work_need = np.where(
-                    loads.workload < viol.w_lo, viol.w_lo - loads.workload, 0.0
-                ) - np.where(loads.workload > viol.w_hi, loads.workload - viol.w_hi, 0.0)
-                pad_w = SHIFT_MARGIN * viol.w_scale
-                shift.workload[:] -= grow * np.sign(work_need) * (np.abs(work_need) + pad_w)
-            over_cap = np.where(np.isfinite(viol.cap), loads.workload - viol.cap, 0.0)
-            shift.workload[:] += grow * np.where(
-                over_cap > 0, over_cap + SHIFT_MARGIN * viol.cap, 0.0
-            )
-            if model.max_moved is not None and loads.moved > model.max_moved:
-                shift = replace(
-                    shift,
-                    moved=shift.moved
-                    + grow * (loads.moved - model.max_moved + SHIFT_MARGIN * viol.m_scale),
-                )
+            shift = _moved_inward(model, viol, loads, shift, REROUND_GROWTH ** (attempt - 1))
             broken = int((viol.rep(np.arange(k), loads.potential, loads.workload) > 1e-12).sum())
             backend.shift_rows(shift, narrow)
             # no pricing while the shifted bands can be met: that LP only guides the rounding
@@ -166,11 +145,37 @@ def reround(
                 + f", LP {shifted.objective or 0:,.6g}",
             )
             assignment = integral(shifted)
-            if viol.total(loads_of(model, assignment)) <= 1e-9 or clock.left() <= 0:
+            met = viol.total(loads_of(model, assignment)) <= 1e-9
+            if met or clock.left() <= 0:
                 break
-        if viol.total(loads_of(model, assignment)) <= 1e-9 or clock.left() <= 0:
+        if met or clock.left() <= 0:
             break
     return assignment
+
+
+def _moved_inward(
+    model: BalancedAssignment, viol: Violation, loads: Loads, shift: Committed, grow: float
+) -> Committed:
+    """``shift`` plus, for every row ``loads`` break, ``grow`` × (the violation plus
+    ``SHIFT_MARGIN`` of the row's size), towards the inside of the row."""
+    pot_need = np.where(loads.potential < viol.p_lo, viol.p_lo - loads.potential, 0.0) - np.where(
+        loads.potential > viol.p_hi, loads.potential - viol.p_hi, 0.0
+    )
+    pad = SHIFT_MARGIN * model.pot_target
+    potential = shift.potential - grow * np.sign(pot_need) * (np.abs(pot_need) + pad)
+    workload = shift.workload.copy()
+    if viol.w_lo is not None:
+        work_need = np.where(
+            loads.workload < viol.w_lo, viol.w_lo - loads.workload, 0.0
+        ) - np.where(loads.workload > viol.w_hi, loads.workload - viol.w_hi, 0.0)
+        pad_w = SHIFT_MARGIN * viol.w_scale
+        workload -= grow * np.sign(work_need) * (np.abs(work_need) + pad_w)
+    over_cap = np.where(np.isfinite(viol.cap), loads.workload - viol.cap, 0.0)
+    workload += grow * np.where(over_cap > 0, over_cap + SHIFT_MARGIN * viol.cap, 0.0)
+    moved = shift.moved
+    if model.max_moved is not None and loads.moved > model.max_moved:
+        moved += grow * (loads.moved - model.max_moved + SHIFT_MARGIN * viol.m_scale)
+    return Committed(potential, workload, moved)
 
 
 def cheap_alternatives(
