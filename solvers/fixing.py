@@ -156,7 +156,7 @@ class Stages:
                     duals = exact_value(model, pairs, bands, result.lam)[1]
                 self.lam = result.lam
                 keys = pairs.a * k + pairs.r
-                priced = price(model, duals, "cost", keys)
+                priced = price(model, duals, "cost", keys, out_of_time=self.out_of_time)
                 self.bound = max(self.bound, priced.bound)
                 self.progress(
                     "dual",

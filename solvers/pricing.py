@@ -72,15 +72,18 @@ def read_duals(model: BalancedAssignment, built: BuiltProblem) -> Duals:
 
 
 SPATIAL_GROUPS = 8  # reps split by price level for the ball queries of spatial pricing
-PRICING_CHUNK = 50_000  # accounts per round of ball queries (bounds the pairs held at once)
+# accounts per round of ball queries: at most this many pairs (accounts × reps) at once, so
+# that wild prices (budgets reaching every rep) cannot hold a large share of all pairs at once
+PRICING_CHUNK_PAIRS = 25_000_000
 
 
 @dataclass(frozen=True)
 class PricingResult:
-    bound: float
+    bound: float  # -inf when the pass was stopped early (``complete`` False)
     new_a: np.ndarray
     new_r: np.ndarray
     most_negative: float
+    complete: bool = True  # every pair was priced: no new pairs then means none prices out
 
 
 def reduced_costs_block(
@@ -107,13 +110,16 @@ def price(
     in_set: np.ndarray,
     per_account: int = 3,
     tolerance: float = 1e-9,
+    out_of_time: Callable[[], bool] = lambda: False,
 ) -> PricingResult:
     """Lagrangian bound over all allowed pairs and the most negative missing pairs.
 
     ``in_set`` holds the sorted keys ``a * K + r`` of the current candidates.
+    ``out_of_time`` is asked between blocks of accounts: a pass it stops keeps the pairs found
+    so far but has no bound (``complete`` False).
     """
     if phase == "cost" and len(in_set):
-        spatial = _price_spatial(model, duals, in_set, per_account, tolerance)
+        spatial = _price_spatial(model, duals, in_set, per_account, tolerance, out_of_time)
         if spatial is not None:
             return spatial
     k = model.n_reps
@@ -121,7 +127,11 @@ def price(
     new_a: list[np.ndarray] = []
     new_r: list[np.ndarray] = []
     most_negative = 0.0
+    complete = True
     for a, costs in model.costs.blocks():
+        if out_of_time():
+            complete = False
+            break
         active = model.active[a]
         if not active.any():
             continue
@@ -152,7 +162,7 @@ def price(
         new_r.append(cols[keep])
     cat_a = np.concatenate(new_a) if new_a else np.zeros(0, np.int64)
     cat_r = np.concatenate(new_r) if new_r else np.zeros(0, np.int64)
-    return PricingResult(bound, cat_a, cat_r, most_negative)
+    return PricingResult(bound if complete else -np.inf, cat_a, cat_r, most_negative, complete)
 
 
 def _price_spatial(
@@ -161,6 +171,7 @@ def _price_spatial(
     in_set: np.ndarray,
     per_account: int,
     tolerance: float,
+    out_of_time: Callable[[], bool],
 ) -> PricingResult | None:
     r"""Exact pricing without visiting every pair: only pairs near enough can price out.
 
@@ -191,9 +202,13 @@ def _price_spatial(
     groups = [g for g in np.array_split(order, min(SPATIAL_GROUPS, k)) if len(g)]
     best = m.copy()
     new_a, new_r, most_negative = [], [], 0.0
-    # accounts in chunks, so that wild prices (huge budgets) cannot hold every pair at once
-    chunks = max(1, -(-len(accounts) // PRICING_CHUNK))
+    per_chunk = max(1, PRICING_CHUNK_PAIRS // max(k, 1))
+    chunks = max(1, -(-len(accounts) // per_chunk))
+    complete = True
     for chunk in np.array_split(np.arange(len(accounts)), chunks):
+        if out_of_time():
+            complete = False
+            break
         found = _cheap_missing(model, cheap, duals, in_set, accounts[chunk], top[chunk], groups)
         if found is None:
             return None
@@ -210,9 +225,11 @@ def _price_spatial(
         rank = np.arange(len(a)) - np.maximum.accumulate(np.where(first, np.arange(len(a)), 0))
         new_a.append(a[rank < per_account])
         new_r.append(r[rank < per_account])
-    bound = duals.rhs_term + float(best[accounts].sum())
+    bound = duals.rhs_term + float(best[accounts].sum()) if complete else -np.inf
     # per account, most negative first; the chunks follow the account order
-    return PricingResult(bound, np.concatenate(new_a), np.concatenate(new_r), most_negative)
+    cat_a = np.concatenate(new_a) if new_a else np.zeros(0, np.int64)
+    cat_r = np.concatenate(new_r) if new_r else np.zeros(0, np.int64)
+    return PricingResult(bound, cat_a, cat_r, most_negative, complete)
 
 
 def _cheap_missing(

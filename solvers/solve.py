@@ -172,7 +172,7 @@ def column_generation(
                 phase=phase,
             )
         keys = _pair_keys(pair_a, pair_r, k)
-        priced = price(model, solved.duals, phase, keys)
+        priced = price(model, solved.duals, phase, keys, out_of_time=lambda: clock.left() <= 0)
         bound = max(bound, priced.bound)
         last = LPResult(
             OPTIMAL,
@@ -183,7 +183,7 @@ def column_generation(
             solved.x[order],
             solved.duals,
             round_no,
-            len(priced.new_a) == 0,
+            priced.complete and len(priced.new_a) == 0,
             solved.slack,
             solved.tau,
             phase,
@@ -230,15 +230,20 @@ class RepairPairs:
 
 
 def _integral(
-    model: BalancedAssignment, lp: LPResult, extra: RepairPairs | None = None
+    model: BalancedAssignment,
+    lp: LPResult,
+    extra: RepairPairs | None = None,
+    seconds: float = np.inf,
 ) -> tuple[np.ndarray, int]:
     """Round the LP and repair it; also count the accounts the LP split between reps.
 
-    ``extra``: more pairs repair may move accounts to (those the LP never saw).
+    ``extra``: more pairs repair may move accounts to (those the LP never saw); ``seconds``:
+    repair's time (it stops between rounds).
     """
     assignment = round_largest(model.n_accounts, lp.pair_a, lp.pair_r, lp.x)
     split = int(np.sum(np.bincount(lp.pair_a[lp.x > 1e-6], minlength=model.n_accounts) > 1))
-    return repair(model, assignment, *_move_pairs(model, lp, extra)), split
+    moves = _move_pairs(model, lp, extra)
+    return repair(model, assignment, *moves, seconds=seconds), split
 
 
 def _move_pairs(
@@ -330,15 +335,16 @@ def solve_balanced_assignment(
             model, solver, lp, "the LP relaxation", clock, progress, timings, candidate_pairs
         )
     if lp.duals is None:
+        known = max(lp.bound, -np.inf if reduced is None else reduced.bound)
         return _lagrangian_fallback(
-            model, solver, a0, r0, lp.status, clock, progress, timings, candidate_pairs
+            model, solver, a0, r0, lp.status, clock, progress, timings, candidate_pairs, known
         )
 
     t = time.perf_counter()
     extra = None
     if reduced is not None:
         extra = RepairPairs.of(model, reduced.all_a, reduced.all_r, lp.duals)
-    assignment, split = _integral(model, lp, extra)
+    assignment, split = _integral(model, lp, extra, max(clock.left(), 1.0))
     rounded_ok = _meets_all(model, assignment)
     if live is not None and extra is not None and clock.left() > 1 and not rounded_ok:
         assignment = reround(
@@ -349,7 +355,7 @@ def solve_balanced_assignment(
             assignment,
             clock,
             progress,
-            lambda shifted: _integral(model, shifted, extra)[0],
+            lambda shifted: _integral(model, shifted, extra, max(clock.left(), 1.0))[0],
             extra.keys,
         )
     timings["repair"] = time.perf_counter() - t
@@ -463,13 +469,18 @@ def _lagrangian_fallback(
     progress: Progress,
     timings: dict[str, float],
     candidate_pairs: dict[str, int],
+    known_bound: float = -np.inf,
 ) -> SolveOutcome:
     """The LP did not finish: prices by Lagrangian ascent give a bound over all pairs and the
-    cheapest-rep choices that repair turns into a plan; the status says how good it is."""
+    cheapest-rep choices that repair turns into a plan; the status says how good it is.
+
+    ``known_bound``: a bound over all pairs found before (the dual's, the LP rounds'): the
+    better of the two is reported."""
     t = time.perf_counter()
     left = max(clock.left(), 2.0)
     ascent, bound, pair_a, pair_r = priced_ascent(model, a0, r0, seconds=0.5 * left)
     progress("ascent", f"{ascent.iterations} price steps, bound {bound:,.6g}")
+    bound = max(bound, known_bound)
     cost = model.costs.cost(pair_a, pair_r)
     assignment = repair(
         model, ascent.assignment, pair_a, pair_r, cost, seconds=max(clock.left(), 1.0)

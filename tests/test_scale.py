@@ -95,10 +95,10 @@ def test_soft_assignment_is_a_fractional_plan_inside_the_shrunk_bands():
 
 
 @pytest.mark.parametrize("cached", [24, 2])  # every rep cached, or most found by ball queries
-@pytest.mark.parametrize("chunk", [50_000, 7])  # one chunk of accounts, or many
+@pytest.mark.parametrize("chunk", [25_000_000, 7])  # one chunk of accounts, or one each
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kd_tree_pricing_equals_the_dense_pass(seed, chunk, cached, monkeypatch):
-    monkeypatch.setattr(pricing, "PRICING_CHUNK", chunk)
+    monkeypatch.setattr(pricing, "PRICING_CHUNK_PAIRS", chunk)
     monkeypatch.setattr(costs_module, "NEAREST_CACHED", cached)
     accounts, reps = _clustered(seed=seed)
     for account in accounts[::4]:
@@ -125,6 +125,24 @@ def test_kd_tree_pricing_equals_the_dense_pass(seed, chunk, cached, monkeypatch)
     np.testing.assert_array_equal(
         np.sort(spatial.new_a * k + spatial.new_r), np.sort(dense.new_a * k + dense.new_r)
     )
+
+
+@pytest.mark.parametrize("spatial", [True, False])
+def test_pricing_stopped_by_the_clock_claims_no_bound(spatial, monkeypatch):
+    accounts, reps = _clustered(seed=5)
+    model, _, _ = _model(make_inputs(accounts, reps), AlignParams(candidates=2))
+    if not spatial:
+        monkeypatch.setattr(model.costs, "cheap_pairs", None, raising=False)
+    a0, r0 = model.costs.initial_pairs()
+    keys = a0 * model.n_reps + r0
+    k = model.n_reps
+    duals = Duals(np.zeros(model.n_accounts), np.full(k, 1e3), np.zeros(k), 0.0, 0.0)
+    full = price(model, duals, "cost", keys)
+    assert full.complete and np.isfinite(full.bound) and len(full.new_a) > 0
+    stopped = price(model, duals, "cost", keys, out_of_time=lambda: True)
+    assert not stopped.complete
+    assert stopped.bound == -np.inf  # never a bound from part of the pairs
+    assert len(stopped.new_a) == 0  # stopped before the first block
 
 
 @pytest.mark.parametrize("cached", [24, 3, 1])
