@@ -427,13 +427,18 @@ def solve_balanced_assignment(
         duals=lp.duals if lp.converged else None,
     )
     if not feasible:
+        lp_said = (
+            "the LP stopped at the time limit before it converged"
+            if lp.status == TIME_LIMIT
+            else "the LP is feasible"
+        )
         return SolveOutcome(
             assignment,
             ERROR,
             objective,
             bound,
             None,
-            "no plan meeting every band was found (the LP is feasible, rounding and repair were "
+            f"no plan meeting every band was found ({lp_said}, rounding and repair were "
             "not enough"
             + ("" if mip != "never" else ", and --mip never skipped the MILP")
             + "); the plan written is the closest found.",
