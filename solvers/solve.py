@@ -436,12 +436,23 @@ def solve_balanced_assignment(
             assignment,
             ERROR,
             objective,
-            bound,
+            bound if np.isfinite(bound) else None,
             None,
             f"no plan meeting every band was found ({lp_said}, rounding and repair were "
             "not enough"
             + ("" if mip != "never" else ", and --mip never skipped the MILP")
             + "); the plan written is the closest found.",
+            **common,
+        )
+    if not np.isfinite(bound):  # every pricing pass was stopped by the clock
+        return SolveOutcome(
+            assignment,
+            TIME_LIMIT,
+            objective,
+            None,
+            None,
+            "time limit reached before any pricing pass over all pairs finished: the plan meets "
+            "every band but has no proven lower bound; give a longer --time-limit.",
             **common,
         )
     final_gap = _gap(objective, bound)

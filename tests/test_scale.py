@@ -145,6 +145,31 @@ def test_pricing_stopped_by_the_clock_claims_no_bound(spatial, monkeypatch):
     assert len(stopped.new_a) == 0  # stopped before the first block
 
 
+def test_no_bound_is_claimed_when_the_clock_stops_every_pricing_pass(monkeypatch):
+    import solvers.solve as solve_module
+
+    stopped = {"yes": False}
+    real_price, real_left = solve_module.price, solve_module.Clock.left
+
+    def price_out_of_time(*args, **kwargs):
+        stopped["yes"] = True  # the clock runs out during the first pass
+        return real_price(*args, **{**kwargs, "out_of_time": lambda: True})
+
+    monkeypatch.setattr(solve_module, "price", price_out_of_time)
+    monkeypatch.setattr(
+        solve_module.Clock, "left", lambda self: -1.0 if stopped["yes"] else real_left(self)
+    )
+    accounts, reps = _clustered(seed=6)
+    model, _, _ = _model(make_inputs(accounts, reps), AlignParams())
+    outcome = solve_balanced_assignment(model, time_limit=60, fix_by_prices=False, mip="never")
+    assert stopped["yes"]
+    assert outcome.lower_bound is None and outcome.gap is None
+    assert outcome.status in ("time_limit", "error")
+    if outcome.status == "time_limit":
+        assert _meets_all(model, outcome.assignment)
+        assert "no proven lower bound" in outcome.message
+
+
 @pytest.mark.parametrize("cached", [24, 3, 1])
 def test_cheap_pairs_holds_every_pair_within_budget(cached, monkeypatch):
     monkeypatch.setattr(costs_module, "NEAREST_CACHED", cached)
