@@ -335,9 +335,9 @@ def solve_balanced_assignment(
             model, solver, lp, "the LP relaxation", clock, progress, timings, candidate_pairs
         )
     if lp.duals is None:
-        known = max(lp.bound, -np.inf if reduced is None else reduced.bound)
+        # lp.bound holds the dual's bound too (``fixed_lp``); a phase-1 bound is at most 0
         return _lagrangian_fallback(
-            model, solver, a0, r0, lp.status, clock, progress, timings, candidate_pairs, known
+            model, solver, a0, r0, lp.status, clock, progress, timings, candidate_pairs, lp.bound
         )
 
     t = time.perf_counter()
