@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from solvers.backends import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT
+from solvers.backends import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIME_LIMIT
 from solvers.districting import Districting, DistrictingResult, _stray_pieces
 from solvers.districting_bound import LagrangianBound, lagrangian_bound
 from solvers.districting_highs import HighsDistricting
@@ -339,7 +339,9 @@ def solve_live(
             if best_value is None or value <= best_value + 1e-9 * max(1.0, abs(value)):
                 best, best_value = plan, value
             proven = report.status == OPTIMAL and complete
-            status = OPTIMAL if proven else TIME_LIMIT
+            # optimal over the priced pairs only: a plan with a gap, time_limit below if the
+            # clock then stops the bound
+            status = OPTIMAL if proven else FEASIBLE if report.status == OPTIMAL else TIME_LIMIT
             if proven:
                 message = "proven optimal"
                 if gap == 0:
@@ -372,12 +374,16 @@ def solve_live(
         if np.isfinite(more.bound) and (bound is None or more.bound > bound):
             bound = more.bound
             progress("bound", f"Lagrangian bound {bound:.6g} with the time left")
+        if status == FEASIBLE and deadline - time.perf_counter() <= 1.0:
+            status = TIME_LIMIT  # more time would have raised the bound further
     if best is None and status == OPTIMAL:
         status = ERROR
-    if status == OPTIMAL and bound is not None and best_value is not None:
-        bound = min(bound, best_value)
     if bound is not None and best_value is not None:
         bound = min(bound, best_value)
+        closed = best_value - bound <= max(gap, 1e-9) * max(abs(best_value), 1e-12)
+        if status in (FEASIBLE, TIME_LIMIT) and closed:
+            # the bound reached the plan (within the gap asked for), as the MILP's would
+            status, message = OPTIMAL, "proven optimal: the lower bound reaches the plan's value"
     return _result(
         best, status, best_value, bound, message, start, problem, iterations, nodes, history, fixing
     )

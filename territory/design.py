@@ -19,6 +19,7 @@ import pandas as pd
 
 from solvers.backends import (
     ERROR,
+    FEASIBLE,
     INFEASIBLE,
     OPTIMAL,
     TIME_LIMIT,
@@ -375,7 +376,7 @@ def design(
         status=result.status if infeasibility is None else INFEASIBLE,
         objective=result.objective,
         lower_bound=result.lower_bound,
-        gap=result.gap if result.status in (OPTIMAL, TIME_LIMIT) else None,
+        gap=result.gap if result.status in (OPTIMAL, FEASIBLE, TIME_LIMIT) else None,
         message=result.message if infeasibility is None else infeasibility["reason"],
         solver=solver,
         mip={
