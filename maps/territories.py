@@ -77,7 +77,9 @@ def unit_territories(path: Path) -> Territories | None:
     frame = pyogrio.read_dataframe(path)
     shapes: dict[str, BaseGeometry] = {}
     for rep, geometry in zip(frame["rep_id"].astype(str), frame.geometry, strict=True):
-        polygonal = _polygonal(shapely.set_precision(geometry, GRID)) if geometry else None
+        # a file edited or written elsewhere may hold invalid rings, which GEOS cannot snap
+        fixed = valid_polygonal(geometry) if geometry else None
+        polygonal = _polygonal(shapely.set_precision(fixed, GRID)) if fixed else None
         if polygonal is not None:
             shapes[rep] = polygonal
     return Territories(shapes=shapes, neighbours=_adjacency(shapes))
@@ -128,6 +130,20 @@ def _voronoi_cells(sites: np.ndarray, area: BaseGeometry) -> np.ndarray:
             result[site] = cells[cell]
             taken.add(cell)
     return result
+
+
+def valid_polygonal(geometry: BaseGeometry) -> BaseGeometry:
+    """``geometry`` made valid, its polygon parts only (an empty polygon if none).
+
+    Unions, negative buffers and reprojection can leave a ring a hair outside its shell or a
+    self-touching ring; GIS tools and GEOS's own precision snapping reject such shapes (seen
+    on a dissolved territory of 1,000 tract-like units: "hole lies outside shell").
+    """
+    parts = shapely.get_parts(shapely.get_parts(shapely.make_valid(geometry)))
+    polygons = [p for p in parts if p.geom_type == "Polygon" and not p.is_empty]
+    if not polygons:
+        return shapely.Polygon()
+    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
 
 
 def _polygonal(geometry: BaseGeometry) -> BaseGeometry | None:

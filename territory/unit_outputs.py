@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from maps.territories import valid_polygonal
 from territory.adjacency import CONTACT_TOLERANCE
 from territory.run_files import write_csv
 
@@ -63,7 +64,9 @@ def territory_polygons(plan: UnitPlan):
     for t in range(len(summary)):
         members = geoms[a == t]
         shapes.append(
-            shapely.buffer(shapely.union_all(members), -SLIVER / 2, join_style="mitre")
+            valid_polygonal(
+                shapely.buffer(shapely.union_all(members), -SLIVER / 2, join_style="mitre")
+            )
             if len(members)
             else shapely.Polygon()
         )
@@ -86,7 +89,10 @@ def territory_polygons(plan: UnitPlan):
     for column in ("potential_index", "workload_index", "mean_distance_km"):
         if column in frame:
             frame[column] = frame[column].astype(float).round(3)
-    return gpd.GeoDataFrame(frame, geometry=shapes, crs=projected.crs).to_crs("EPSG:4326")
+    polygons = gpd.GeoDataFrame(frame, geometry=shapes, crs=projected.crs).to_crs("EPSG:4326")
+    # reprojection can break what was valid in metres
+    polygons.geometry = [valid_polygonal(g) for g in polygons.geometry.values]
+    return polygons
 
 
 def write_territories(plan: UnitPlan, directory: Path) -> None:

@@ -14,6 +14,7 @@ import shapely
 from maps import build_map, read_run, render_html, write_district_maps, write_map
 from maps.offline import external_references, leaflet_js
 from maps.styling import greedy_colours, marker_radii
+from maps.territories import unit_territories, valid_polygonal
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -411,3 +412,35 @@ def test_legend_shows_uncovered_only_when_there_are_some(tmp_path: Path) -> None
     frame.to_csv(run_dir / "assignments.csv", index=False)
     without = write_map(run_dir, tmp_path / "b.html").read_text(encoding="utf-8")
     assert "uncovered account</div>" not in without
+
+
+# a square with its "hole" outside the shell: invalid, and GEOS's precision snapping throws on
+# shapes like it (a dissolved territory of 1,000 tract-like units after reprojection was one)
+HOLE_OUTSIDE = shapely.Polygon(
+    [(0, 0), (1, 0), (1, 1), (0, 1)], holes=[[(2, 2), (3, 2), (3, 3), (2, 3)]]
+)
+
+
+def test_invalid_territory_rings_are_made_valid_polygons():
+    assert not HOLE_OUTSIDE.is_valid
+    fixed = valid_polygonal(HOLE_OUTSIDE)
+    assert fixed.is_valid and fixed.geom_type in ("Polygon", "MultiPolygon")
+    assert fixed.covers(shapely.box(0.1, 0.1, 0.9, 0.9))
+    assert valid_polygonal(shapely.LineString([(0, 0), (1, 1)])).is_empty
+
+
+def test_a_territories_file_with_invalid_rings_still_maps(tmp_path):
+    import geopandas as gpd
+
+    path = tmp_path / "territories.geojson"
+    frame = gpd.GeoDataFrame(
+        {"rep_id": ["T01", "T02"]},
+        geometry=[HOLE_OUTSIDE, shapely.box(1, 0, 2, 1)],
+        crs="EPSG:4326",
+    )
+    frame.to_file(path, driver="GeoJSON")
+    areas = unit_territories(path)
+    assert areas is not None
+    assert set(areas.shapes) == {"T01", "T02"}
+    assert all(shape.is_valid for shape in areas.shapes.values())
+    assert areas.neighbours["T01"] == ["T02"]
