@@ -4,9 +4,8 @@
    Large ones (more than :data:`PRICED_PAIRS` pairs) start from each unit's cheapest centres
    and the incumbent's pairs, and add the pairs whose reduced cost against the LP duals is
    negative (numpy over the whole cost matrix) until none is: the LP value is then the LP
-   bound of the full model. Pricing gets :data:`PRICE_SHARE` of the time and stops early
-   once the LP stalls (:data:`STALL`); when it has not finished, a Lagrangian bound
-   (:mod:`solvers.districting_bound`) is the bound.
+   bound of the full model. Pricing gets :data:`PRICE_SHARE` of the time; when it has not
+   finished by then, a Lagrangian bound (:mod:`solvers.districting_bound`) is the bound.
    With contiguity in a greenfield model (all pairs held), pairs out of reach of their
    centre are dropped and neighbour rows added first (:mod:`solvers.districting_reach`).
 2. **Reduced-cost fixing** against the incumbent's value :math:`U`: a pair whose reduced cost
@@ -47,13 +46,6 @@ MAX_COLUMNS = 400_000  # a larger MILP is not attempted exactly
 STRONG_CONTIGUITY = True  # reach fixing and neighbour rows before the LP (greenfield)
 PROBE_SHARE = 0.2  # of the time limit, for centre probing (greenfield, all pairs held)
 PRICE_SHARE = 0.25  # of the time limit, for pricing the LP over all pairs
-# pricing stops once the LP has fallen by at most STALL (relative) over STALL_ROUNDS rounds: on a
-# greenfield model a new centre cannot open with a few priced pairs, and on 1,000 units the LP
-# stayed at the plan's value (Georgia tracts) or fell 0.04 % in three rounds (US places) while
-# the rounds grew to 40 s each
-STALL = 1e-3
-STALL_ROUNDS = 2
-STALLED = "stalled"
 LAGRANGIAN_SHARE = 0.35  # of the time limit, for the Lagrangian bound when pricing is unfinished
 Progress = Callable[[str, str], None]
 
@@ -93,7 +85,6 @@ def _lp_bound(
     rounds = 0
     duals: np.ndarray | None = None
     value: float | None = None
-    values: list[float] = []
     while True:
         rounds += 1
         report = problem.solve(integer=False, time_limit=deadline - time.perf_counter())
@@ -129,12 +120,6 @@ def _lp_bound(
             return Priced(None, None, ERROR, duals, value)
         if time.perf_counter() > deadline:
             return Priced(None, None, TIME_LIMIT, duals, value)
-        values.append(report.objective)
-        if len(values) > STALL_ROUNDS and values[-1 - STALL_ROUNDS] - values[-1] <= STALL * abs(
-            values[-1]
-        ):
-            progress("price", f"LP stalled: {STALL:.1%} or less in {STALL_ROUNDS} rounds")
-            return Priced(None, None, STALLED, duals, value)
 
 
 def _fix(
@@ -380,13 +365,23 @@ def solve_live(
         status = ERROR
     if bound is not None and best_value is not None:
         bound = min(bound, best_value)
-        closed = best_value - bound <= max(gap, 1e-9) * max(abs(best_value), 1e-12)
-        if status in (FEASIBLE, TIME_LIMIT) and closed:
-            # the bound reached the plan (within the gap asked for), as the MILP's would
-            status, message = OPTIMAL, "proven optimal: the lower bound reaches the plan's value"
+        status, message = _closed_status(status, message, best_value, bound, gap)
     return _result(
         best, status, best_value, bound, message, start, problem, iterations, nodes, history, fixing
     )
+
+
+def _closed_status(
+    status: str, message: str, value: float, bound: float, gap: float
+) -> tuple[str, str]:
+    """``optimal`` once the bound reaches the plan's value within ``gap``, as a MILP's would;
+    otherwise the status and message as they are."""
+    scale = max(abs(value), 1e-12)
+    if status not in (FEASIBLE, TIME_LIMIT) or value - bound > max(gap, 1e-9) * scale:
+        return status, message
+    if value - bound <= 1e-9 * scale:
+        return OPTIMAL, "proven optimal: the lower bound reaches the plan's value"
+    return OPTIMAL, f"optimal within the {gap:.2%} gap asked for: the lower bound is that close"
 
 
 def _lagrangian(
