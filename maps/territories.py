@@ -139,18 +139,17 @@ def valid_polygonal(geometry: BaseGeometry) -> BaseGeometry:
     self-touching ring; GIS tools and GEOS's own precision snapping reject such shapes (seen
     on a dissolved territory of 1,000 tract-like units: "hole lies outside shell").
     """
-    parts = shapely.get_parts(shapely.get_parts(shapely.make_valid(geometry)))
-    polygons = [p for p in parts if p.geom_type == "Polygon" and not p.is_empty]
-    if not polygons:
-        return shapely.Polygon()
-    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+    polygonal = _polygonal(shapely.make_valid(geometry))
+    return shapely.Polygon() if polygonal is None else polygonal
 
 
 def _polygonal(geometry: BaseGeometry) -> BaseGeometry | None:
     """Keep only the polygon parts of ``geometry`` (clipping can leave slivers)."""
     if geometry.is_empty:
         return None
-    parts = [p for p in shapely.get_parts(geometry) if p.geom_type == "Polygon" and not p.is_empty]
+    # twice: a collection (what clipping or make_valid returns) may hold multipolygons
+    parts = shapely.get_parts(shapely.get_parts(geometry))
+    parts = [p for p in parts if p.geom_type == "Polygon" and not p.is_empty]
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)

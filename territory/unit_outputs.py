@@ -64,9 +64,7 @@ def territory_polygons(plan: UnitPlan):
     for t in range(len(summary)):
         members = geoms[a == t]
         shapes.append(
-            valid_polygonal(
-                shapely.buffer(shapely.union_all(members), -SLIVER / 2, join_style="mitre")
-            )
+            shapely.buffer(shapely.union_all(members), -SLIVER / 2, join_style="mitre")
             if len(members)
             else shapely.Polygon()
         )
@@ -90,7 +88,8 @@ def territory_polygons(plan: UnitPlan):
         if column in frame:
             frame[column] = frame[column].astype(float).round(3)
     polygons = gpd.GeoDataFrame(frame, geometry=shapes, crs=projected.crs).to_crs("EPSG:4326")
-    # reprojection can break what was valid in metres
+    # made valid last: the union and negative buffer, and reprojection too, can leave a ring
+    # outside its shell
     polygons.geometry = [valid_polygonal(g) for g in polygons.geometry.values]
     return polygons
 
