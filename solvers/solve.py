@@ -35,6 +35,7 @@ from solvers.backends import (
     make_solver,
     run_solver,
 )
+from solvers.bisection import bisection_plan
 from solvers.fixing import Reduced, reduce_by_prices
 from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
 from solvers.keys import contains, unique_keys
@@ -272,6 +273,19 @@ def _gap(objective: float, bound: float) -> float:
     return max(0.0, (objective - bound) / max(abs(objective), 1e-12))
 
 
+def _bisection_pairs(model: BalancedAssignment) -> tuple[np.ndarray, np.ndarray]:
+    """Each active account with its rep in the bisection plan (allowed pairs only)."""
+    active = np.flatnonzero(model.active)
+    if len(active) == 0 or model.n_reps == 0:
+        return active, active
+    account_points, rep_points = model.costs.points()
+    plan = bisection_plan(
+        account_points[active], rep_points, model.potential[active], model.pot_target
+    )
+    allowed = np.isfinite(model.costs.cost(active, plan))
+    return active[allowed], plan[allowed]
+
+
 def solve_balanced_assignment(
     model: BalancedAssignment,
     solver: str = "HiGHS",
@@ -293,7 +307,9 @@ def solve_balanced_assignment(
     timings: dict[str, float] = {}
     t = time.perf_counter()
     a0, r0 = model.costs.initial_pairs()
-    parts = [_pair_keys(a0, r0, model.n_reps)]
+    # the pairs of a plan meeting the potential bands (``bisection.py``) keep them within
+    # reach where a region has too few reps for its potential
+    parts = [_pair_keys(a0, r0, model.n_reps), _pair_keys(*_bisection_pairs(model), model.n_reps)]
     fills = [(model.pot_target, model.potential)]
     if model.work_target is not None:
         fills.append((model.work_target, model.workload))
@@ -363,14 +379,16 @@ def solve_balanced_assignment(
     bound = lp.bound
     feasible = _meets_all(model, assignment)
     progress("repair", f"{split} split accounts rounded; objective {objective:,.6g}")
-    if feasible and _gap(objective, bound) > gap and clock.left() > 1:
+    if (not feasible or _gap(objective, bound) > gap) and clock.left() > 1:
         t = time.perf_counter()
+        # swaps also repair what single moves could not (a workload band next to a potential one)
         assignment = improve_by_swaps(
             model, assignment, *_move_pairs(model, lp, extra), lambda: clock.left() <= 0
         )
         objective = plan_cost(model, assignment)
+        feasible = _meets_all(model, assignment)
         timings["swaps"] = time.perf_counter() - t
-        progress("swaps", f"objective {objective:,.6g}")
+        progress("swaps", f"objective {objective:,.6g}" + ("" if feasible else ", bands broken"))
 
     mip_record = None
     neighbourhood = None
@@ -498,9 +516,20 @@ def _lagrangian_fallback(
     progress("ascent", f"{ascent.iterations} price steps, bound {bound:,.6g}")
     bound = max(bound, known_bound)
     cost = model.costs.cost(pair_a, pair_r)
+    # repair gets half the time left, so that the bisection start below still has some
     assignment = repair(
-        model, ascent.assignment, pair_a, pair_r, cost, seconds=max(clock.left(), 1.0)
+        model, ascent.assignment, pair_a, pair_r, cost, seconds=max(0.5 * clock.left(), 1.0)
     )
+    source = "Lagrangian prices and repair"
+    if not _meets_all(model, assignment) and clock.left() > 1:
+        # with thousands of reps the prices' cheapest-rep choices can be far from any balanced
+        # plan; the bisection plan meets the potential bands, and swaps repair the rest
+        bisected_a, bisected_r = _bisection_pairs(model)
+        start = ascent.assignment.copy()
+        start[bisected_a] = bisected_r
+        assignment = improve_by_swaps(model, start, pair_a, pair_r, cost, lambda: clock.left() <= 0)
+        source = "the bisection plan (solvers/bisection.py) and swaps"
+        progress("fallback", f"plan from {source}: {plan_cost(model, assignment):,.6g}")
     timings["fallback"] = time.perf_counter() - t
     objective = plan_cost(model, assignment) if np.all(assignment[model.active] >= 0) else None
     feasible = _meets_all(model, assignment)
@@ -509,14 +538,13 @@ def _lagrangian_fallback(
     if feasible and objective is not None:
         status, gap_value = TIME_LIMIT, _gap(objective, bound)
         message = (
-            lead + f"plan from Lagrangian prices and repair, within {gap_value:.3%} of the "
+            lead + f"plan from {source}, within {gap_value:.3%} of the "
             "lower bound. A longer --time-limit lets the LP finish."
         )
     else:
         status = ERROR
         message = (
-            lead + "the plan from Lagrangian prices and repair still breaks some bands; "
-            "give a longer --time-limit."
+            lead + f"the plan from {source} still breaks some bands; give a longer --time-limit."
         )
     return SolveOutcome(
         assignment,

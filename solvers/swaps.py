@@ -36,7 +36,9 @@ def improve_by_swaps(
     out_of_time: Callable[[], bool] = lambda: False,
 ) -> np.ndarray:
     """Swaps (and single moves) over the candidate pairs until none gains; a plan meeting every
-    row stays so."""
+    row stays so. A plan breaking rows is repaired first: swaps that remove violation, the
+    least added cost per unit removed first (single moves alone cannot fix a workload band
+    without breaking the potential band next to it)."""
     assignment = assignment.copy()
     k = model.n_reps
     viol = Violation(model)
@@ -48,13 +50,17 @@ def improve_by_swaps(
         if out_of_time():
             break
         loads = loads_of(model, assignment)
-        if viol.total(loads) > 1e-12:
-            break  # only a feasible plan is improved
+        broken = viol.rep(np.arange(k), loads.potential, loads.workload) > 1e-12
+        repairing = viol.total(loads) > 1e-12
         current = assignment[pair_a]
         held = current == pair_r
         held_cost[:] = np.nan
         held_cost[pair_a[held]] = pair_cost[held]
-        move = np.flatnonzero(~held & (current >= 0))
+        movable = ~held & (current >= 0)
+        if repairing and model.max_moved is None:
+            # only a swap touching a rep that breaks a row can remove violation
+            movable &= broken[np.maximum(current, 0)] | broken[pair_r]
+        move = np.flatnonzero(movable)
         if len(move) == 0:
             break
         delta = pair_cost[move] - held_cost[pair_a[move]]
@@ -82,7 +88,15 @@ def improve_by_swaps(
         ) + model.potential[ay] * (model.is_move(ay, r).astype(float) - model.is_move(ay, s))
         after = after + viol.moved(loads.moved + d_moved)
         gain = delta[x] + delta[y]
-        score = np.where((after <= 1e-12) & (gain < -tiny), gain, np.inf)
+        if repairing:
+            now = viol.rep(r, loads.potential[r], loads.workload[r]) + viol.rep(
+                s, loads.potential[s], loads.workload[s]
+            )
+            relief = now + viol.moved(loads.moved) - after
+            useful = relief > 1e-12
+            score = np.where(useful, gain / np.where(useful, relief, 1.0), np.inf)
+        else:
+            score = np.where((after <= 1e-12) & (gain < -tiny), gain, np.inf)
         capped = model.max_moved is not None
         picked = disjoint_best(score, r, s, d_moved, capped)
         if not picked:

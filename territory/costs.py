@@ -235,6 +235,12 @@ class PairCosts:
             found_r.append(far_r)
         return np.concatenate(found_a), np.concatenate(found_r)
 
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Accounts' and reps' locations as 3-D unit vectors (what the bisection cuts)."""
+        from territory.geo import unit_vectors
+
+        return unit_vectors(self.acc_lat, self.acc_lon), unit_vectors(self.rep_lat, self.rep_lon)
+
     def _nearest_reps(self) -> tuple[np.ndarray, np.ndarray]:
         """Every account's ``NEAREST_CACHED`` nearest reps and their chords on the unit sphere
         (float32, nearest first), computed on first use: the geometry never changes."""

@@ -90,3 +90,58 @@ def test_swaps_keep_a_feasible_plan_feasible_and_never_cost_more(seed, tolerance
     improved = improve_by_swaps(model, start, a, r, cost)
     assert _feasible(model, improved)
     assert plan_cost(model, improved) <= plan_cost(model, start) * (1 + 1e-12)
+
+
+def test_a_swap_repairs_a_workload_band_that_no_single_move_can():
+    # two reps, four accounts of potential 10 (bands 20 ± 1 each). West holds the two busy
+    # accounts (workload 6 each), east the two quiet ones (4 each): workload 12 / 8 against
+    # bands of 10 ± 1, violation 0.1 + 0.1. Any single move breaks both potential bands by 9
+    # (violation 0.9 at least), so repair is stuck; swapping one busy account for one quiet
+    # one gives 10 / 10, and the cheaper of those swaps is the optimum.
+    accounts = [
+        {"account_id": "busy_w", "lat": 0.0, "lon": 0.0, "potential": 10, "workload": 6},
+        {"account_id": "busy_e", "lat": 0.0, "lon": 0.9, "potential": 10, "workload": 6},
+        {"account_id": "quiet_w", "lat": 0.0, "lon": 0.1, "potential": 10, "workload": 4},
+        {"account_id": "quiet_e", "lat": 0.0, "lon": 1.0, "potential": 10, "workload": 4},
+    ]
+    reps = [
+        {"rep_id": "west", "lat": 0.0, "lon": 0.0},
+        {"rep_id": "east", "lat": 0.0, "lon": 1.0},
+    ]
+    params = AlignParams(tolerance=0.05, workload_tolerance=0.1)
+    inputs, model, a, r, cost = _model(accounts, reps, params)
+    broken = np.array([0, 0, 1, 1])
+    assert not _feasible(model, broken)
+    assert (repair(model, broken, a, r, cost) == broken).all()  # single moves are stuck
+    repaired = improve_by_swaps(model, broken, a, r, cost)
+    assert _feasible(model, repaired)
+    optimum, _ = brute_force(inputs, params)
+    assert np.isclose(plan_cost(model, repaired), optimum, rtol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), tolerance=st.sampled_from([0.05, 0.2]))
+def test_swaps_never_add_violation_to_a_plan_that_breaks_bands(seed, tolerance):
+    rng = np.random.default_rng(seed)
+    reps = [
+        {"rep_id": f"r{j}", "lat": float(rng.uniform(-1, 1)), "lon": float(rng.uniform(-1, 1))}
+        for j in range(3)
+    ]
+    accounts = [
+        {
+            "account_id": f"a{i}",
+            "lat": float(rng.uniform(-1, 1)),
+            "lon": float(rng.uniform(-1, 1)),
+            "potential": float(rng.integers(1, 20)),
+            "workload": float(rng.integers(1, 20)),
+        }
+        for i in range(9)
+    ]
+    params = AlignParams(tolerance=tolerance, workload_tolerance=2 * tolerance)
+    _, model, a, r, cost = _model(accounts, reps, params)
+    start = rng.integers(0, 3, len(accounts))
+    violation = Violation(model)
+    after = improve_by_swaps(model, start, a, r, cost)
+    assert (
+        violation.total(loads_of(model, after)) <= violation.total(loads_of(model, start)) + 1e-12
+    )
