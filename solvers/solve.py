@@ -286,6 +286,30 @@ def _bisection_pairs(model: BalancedAssignment) -> tuple[np.ndarray, np.ndarray]
     return active[allowed], plan[allowed]
 
 
+BISECTION_SOURCE = "the bisection plan (solvers/bisection.py) and swaps"
+
+
+def _balanced_from_bisection(
+    model: BalancedAssignment,
+    assignment: np.ndarray,
+    pair_a: np.ndarray,
+    pair_r: np.ndarray,
+    pair_cost: np.ndarray,
+    clock: Clock,
+) -> tuple[np.ndarray, bool]:
+    """For a plan that breaks bands: the bisection plan, repaired and improved by swaps over
+    the pairs, if it breaks them less (and whether it was taken). With thousands of reps a
+    plan rounded from prices can be too far from any balanced plan for repair to reach one."""
+    bisected_a, bisected_r = _bisection_pairs(model)
+    start = assignment.copy()
+    start[bisected_a] = bisected_r
+    swapped = improve_by_swaps(model, start, pair_a, pair_r, pair_cost, lambda: clock.left() <= 0)
+    violation = Violation(model)
+    if violation.total(loads_of(model, swapped)) < violation.total(loads_of(model, assignment)):
+        return swapped, True
+    return assignment, False
+
+
 def solve_balanced_assignment(
     model: BalancedAssignment,
     solver: str = "HiGHS",
@@ -360,18 +384,21 @@ def solve_balanced_assignment(
     extra = None
     if reduced is not None:
         extra = RepairPairs.of(model, reduced.all_a, reduced.all_r, lp.duals)
-    assignment, split = _integral(model, lp, extra, max(clock.left(), 1.0))
+    # rounding gets half the time left, swaps half the rest while the plan breaks bands: the
+    # bisection start below needs some
+    rounding = Clock(0.5 * clock.left())
+    assignment, split = _integral(model, lp, extra, max(rounding.left(), 1.0))
     rounded_ok = _meets_all(model, assignment)
-    if live is not None and extra is not None and clock.left() > 1 and not rounded_ok:
+    if live is not None and extra is not None and rounding.left() > 1 and not rounded_ok:
         assignment = reround(
             model,
             solver,
             live,
             lp,
             assignment,
-            clock,
+            rounding,
             progress,
-            lambda shifted: _integral(model, shifted, extra, max(clock.left(), 1.0))[0],
+            lambda shifted: _integral(model, shifted, extra, max(rounding.left(), 1.0))[0],
             extra.keys,
         )
     timings["repair"] = time.perf_counter() - t
@@ -382,8 +409,9 @@ def solve_balanced_assignment(
     if (not feasible or _gap(objective, bound) > gap) and clock.left() > 1:
         t = time.perf_counter()
         # swaps also repair what single moves could not (a workload band next to a potential one)
+        swapping = clock if feasible else Clock(0.5 * clock.left())
         assignment = improve_by_swaps(
-            model, assignment, *_move_pairs(model, lp, extra), lambda: clock.left() <= 0
+            model, assignment, *_move_pairs(model, lp, extra), lambda: swapping.left() <= 0
         )
         objective = plan_cost(model, assignment)
         feasible = _meets_all(model, assignment)
@@ -433,6 +461,17 @@ def solve_balanced_assignment(
                 candidate_pairs,
             )
 
+    from_bisection = False
+    if not feasible and clock.left() > 1:
+        t = time.perf_counter()
+        moves = _move_pairs(model, lp, extra)
+        assignment, from_bisection = _balanced_from_bisection(model, assignment, *moves, clock)
+        feasible = _meets_all(model, assignment)
+        objective = plan_cost(model, assignment)
+        timings["bisection"] = time.perf_counter() - t
+        if from_bisection:
+            progress("fallback", f"plan from {BISECTION_SOURCE}: objective {objective:,.6g}")
+
     common: dict[str, Any] = dict(
         solver=solver,
         lp_objective=lp.objective,
@@ -456,8 +495,8 @@ def solve_balanced_assignment(
             objective,
             bound if np.isfinite(bound) else None,
             None,
-            f"no plan meeting every band was found ({lp_said}, rounding and repair were "
-            "not enough"
+            f"no plan meeting every band was found ({lp_said}, rounding, repair and the "
+            "bisection plan were not enough"
             + ("" if mip != "never" else ", and --mip never skipped the MILP")
             + "); the plan written is the closest found.",
             **common,
@@ -490,6 +529,8 @@ def solve_balanced_assignment(
                 f" The exact MILP stopped at its {AUTO_MIP_NODES:,}-node work limit; "
                 "--mip always lets it run to --time-limit."
             )
+    if from_bisection:
+        message += f" The rounded LP plan broke bands: this plan comes from {BISECTION_SOURCE}."
     return SolveOutcome(assignment, status, objective, bound, final_gap, message, **common)
 
 
@@ -522,14 +563,10 @@ def _lagrangian_fallback(
     )
     source = "Lagrangian prices and repair"
     if not _meets_all(model, assignment) and clock.left() > 1:
-        # with thousands of reps the prices' cheapest-rep choices can be far from any balanced
-        # plan; the bisection plan meets the potential bands, and swaps repair the rest
-        bisected_a, bisected_r = _bisection_pairs(model)
-        start = ascent.assignment.copy()
-        start[bisected_a] = bisected_r
-        assignment = improve_by_swaps(model, start, pair_a, pair_r, cost, lambda: clock.left() <= 0)
-        source = "the bisection plan (solvers/bisection.py) and swaps"
-        progress("fallback", f"plan from {source}: {plan_cost(model, assignment):,.6g}")
+        assignment, used = _balanced_from_bisection(model, assignment, pair_a, pair_r, cost, clock)
+        if used:
+            source = BISECTION_SOURCE
+            progress("fallback", f"plan from {source}: {plan_cost(model, assignment):,.6g}")
     timings["fallback"] = time.perf_counter() - t
     objective = plan_cost(model, assignment) if np.all(assignment[model.active] >= 0) else None
     feasible = _meets_all(model, assignment)

@@ -91,3 +91,36 @@ def test_bisection_pairs_cover_the_active_accounts_and_skip_forbidden_pairs() ->
     points, homes = costs.points()
     assert np.allclose(points, unit_vectors(costs.acc_lat, costs.acc_lon))
     assert np.allclose(np.linalg.norm(homes, axis=1), 1.0)
+
+
+def test_a_plan_rounded_far_from_balance_is_replaced_by_the_repaired_bisection_plan() -> None:
+    # 300 accounts around a western metro with 2 reps, 100 around an eastern one with 6: the
+    # nearest-rep plan gives the western reps index 300; greedy moves cannot undo that, the
+    # bisection plan repaired by swaps meets every band
+    from solvers.pricing import all_pairs
+    from solvers.solve import Clock, _balanced_from_bisection, _meets_all
+
+    rng = np.random.default_rng(11)
+    accounts = [
+        {
+            "account_id": f"a{i}",
+            "lat": float(40 + rng.normal(0, 0.3)),
+            "lon": float((-120 if i < 300 else -80) + rng.normal(0, 0.3)),
+            "potential": float(rng.integers(50, 150)),
+            "workload": float(rng.integers(5, 15)),
+        }
+        for i in range(400)
+    ]
+    homes = [(40.1, -120.2), (39.9, -119.8)] + [(40 + 0.2 * j, -80.5 + 0.2 * j) for j in range(6)]
+    reps = [{"rep_id": f"r{j}", "lat": lat, "lon": lon} for j, (lat, lon) in enumerate(homes)]
+    inputs = make_inputs(accounts, reps)
+    params = AlignParams(tolerance=0.05, workload_tolerance=0.1)
+    costs = PairCosts(inputs, params)
+    model = build_model(inputs, params, costs)
+    a, r = all_pairs(model, 10**6)
+    nearest = np.argmin(
+        costs.cost(np.repeat(np.arange(400), 8), np.tile(np.arange(8), 400)).reshape(400, 8), axis=1
+    )
+    assert not _meets_all(model, nearest)
+    plan, taken = _balanced_from_bisection(model, nearest, a, r, costs.cost(a, r), Clock(60.0))
+    assert taken and _meets_all(model, plan)

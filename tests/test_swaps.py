@@ -23,6 +23,28 @@ def _model(accounts, reps, params):
     return inputs, model, a, r, model.costs.cost(a, r)
 
 
+def _random_rows(rng, n_accounts: int, extra: str) -> tuple[list[dict], list[dict]]:
+    """Three reps and ``n_accounts`` accounts in the unit square; ``extra`` adds a random
+    ``current_rep`` or ``workload`` column."""
+    reps = [
+        {"rep_id": f"r{j}", "lat": float(rng.uniform(-1, 1)), "lon": float(rng.uniform(-1, 1))}
+        for j in range(3)
+    ]
+    accounts = []
+    for i in range(n_accounts):
+        row = {
+            "account_id": f"a{i}",
+            "lat": float(rng.uniform(-1, 1)),
+            "lon": float(rng.uniform(-1, 1)),
+            "potential": float(rng.integers(1, 20)),
+        }
+        row[extra] = (
+            f"r{int(rng.integers(3))}" if extra == "current_rep" else float(rng.integers(1, 20))
+        )
+        accounts.append(row)
+    return accounts, reps
+
+
 def _feasible(model, assignment) -> bool:
     return Violation(model).total(loads_of(model, assignment)) <= 1e-12
 
@@ -60,20 +82,7 @@ def test_a_swap_fixes_two_crossed_accounts_that_no_single_move_can():
 )
 def test_swaps_keep_a_feasible_plan_feasible_and_never_cost_more(seed, tolerance, max_moved):
     rng = np.random.default_rng(seed)
-    reps = [
-        {"rep_id": f"r{j}", "lat": float(rng.uniform(-1, 1)), "lon": float(rng.uniform(-1, 1))}
-        for j in range(3)
-    ]
-    accounts = [
-        {
-            "account_id": f"a{i}",
-            "lat": float(rng.uniform(-1, 1)),
-            "lon": float(rng.uniform(-1, 1)),
-            "potential": float(rng.integers(1, 20)),
-            "current_rep": f"r{int(rng.integers(3))}",
-        }
-        for i in range(7)
-    ]
+    accounts, reps = _random_rows(rng, 7, "current_rep")
     params = AlignParams(tolerance=tolerance, max_moved=max_moved)
     inputs, model, a, r, cost = _model(accounts, reps, params)
     _, plan = brute_force(inputs, AlignParams(tolerance=tolerance, max_moved=max_moved))
@@ -123,20 +132,7 @@ def test_a_swap_repairs_a_workload_band_that_no_single_move_can():
 @given(seed=st.integers(0, 10_000), tolerance=st.sampled_from([0.05, 0.2]))
 def test_swaps_never_add_violation_to_a_plan_that_breaks_bands(seed, tolerance):
     rng = np.random.default_rng(seed)
-    reps = [
-        {"rep_id": f"r{j}", "lat": float(rng.uniform(-1, 1)), "lon": float(rng.uniform(-1, 1))}
-        for j in range(3)
-    ]
-    accounts = [
-        {
-            "account_id": f"a{i}",
-            "lat": float(rng.uniform(-1, 1)),
-            "lon": float(rng.uniform(-1, 1)),
-            "potential": float(rng.integers(1, 20)),
-            "workload": float(rng.integers(1, 20)),
-        }
-        for i in range(9)
-    ]
+    accounts, reps = _random_rows(rng, 9, "workload")
     params = AlignParams(tolerance=tolerance, workload_tolerance=2 * tolerance)
     _, model, a, r, cost = _model(accounts, reps, params)
     start = rng.integers(0, 3, len(accounts))
