@@ -303,7 +303,7 @@ def _balanced_from_bisection(
     bisected_a, bisected_r = _bisection_pairs(model)
     start = assignment.copy()
     start[bisected_a] = bisected_r
-    swapped = improve_by_swaps(model, start, pair_a, pair_r, pair_cost, lambda: clock.left() <= 0)
+    swapped = improve_by_swaps(model, start, pair_a, pair_r, pair_cost, clock.left())
     violation = Violation(model)
     if violation.total(loads_of(model, swapped)) < violation.total(loads_of(model, assignment)):
         return swapped, True
@@ -409,10 +409,8 @@ def solve_balanced_assignment(
     if (not feasible or _gap(objective, bound) > gap) and clock.left() > 1:
         t = time.perf_counter()
         # swaps also repair what single moves could not (a workload band next to a potential one)
-        swapping = clock if feasible else Clock(0.5 * clock.left())
-        assignment = improve_by_swaps(
-            model, assignment, *_move_pairs(model, lp, extra), lambda: swapping.left() <= 0
-        )
+        seconds = clock.left() if feasible else 0.5 * clock.left()
+        assignment = improve_by_swaps(model, assignment, *_move_pairs(model, lp, extra), seconds)
         objective = plan_cost(model, assignment)
         feasible = _meets_all(model, assignment)
         timings["swaps"] = time.perf_counter() - t

@@ -11,12 +11,13 @@ from r to s, pairs them with those from s to r, keeps the combinations that keep
 the moved cap) within their rows and gain, and applies the best ones touching disjoint reps, so
 their effects add up exactly. When no swap gains, single cost-cutting moves get another turn
 (swaps can open room for them), and the rounds stop when neither gains or after ``SWAP_ROUNDS``
-(a work limit, not a clock, so the plan does not depend on the machine).
+(a work limit, not a clock, so the plan does not depend on the machine), or earlier when
+``seconds`` would run out during the next round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def improve_by_swaps(
     pair_a: np.ndarray,
     pair_r: np.ndarray,
     pair_cost: np.ndarray,
-    out_of_time: Callable[[], bool] = lambda: False,
+    seconds: float = np.inf,
 ) -> np.ndarray:
     """Swaps (and single moves) over the candidate pairs until none gains; a plan meeting every
     row stays so. A plan breaking rows is repaired first: swaps that remove violation, the
@@ -46,8 +47,12 @@ def improve_by_swaps(
     pair_a, pair_r, pair_cost = pair_a[finite], pair_r[finite], pair_cost[finite]
     tiny = 1e-9 * (float(np.abs(pair_cost).mean()) + 1.0) if len(pair_cost) else 0.0
     held_cost = np.full(model.n_accounts, np.nan)
+    deadline = time.perf_counter() + seconds
+    last_round = 0.0
     for _ in range(SWAP_ROUNDS):
-        if out_of_time():
+        started = time.perf_counter()
+        # a round over millions of pairs takes seconds: none starts that would end past the time
+        if started + last_round > deadline:
             break
         loads = loads_of(model, assignment)
         broken = viol.rep(np.arange(k), loads.potential, loads.workload) > 1e-12
@@ -101,14 +106,16 @@ def improve_by_swaps(
         picked = disjoint_best(score, r, s, d_moved, capped)
         if not picked:
             # single moves may open up again after swaps; stop once they do not either
-            moved = repair(model, assignment, pair_a, pair_r, pair_cost)
+            moved = repair(model, assignment, pair_a, pair_r, pair_cost, seconds=deadline - started)
             if (moved == assignment).all():
                 break
             assignment = moved
+            last_round = time.perf_counter() - started
             continue
         picked_arr = np.asarray(picked)
         assignment[ax[picked_arr]] = s[picked_arr]
         assignment[ay[picked_arr]] = r[picked_arr]
+        last_round = time.perf_counter() - started
     return assignment
 
 
