@@ -124,3 +124,34 @@ def test_a_plan_rounded_far_from_balance_is_replaced_by_the_repaired_bisection_p
     assert not _meets_all(model, nearest)
     plan, taken = _balanced_from_bisection(model, nearest, a, r, costs.cost(a, r), Clock(60.0))
     assert taken and _meets_all(model, plan)
+
+
+def test_bisection_pairs_join_the_first_candidates_from_many_reps_on(monkeypatch) -> None:
+    # one candidate per account (its nearest rep) cannot carry the western surplus east; with
+    # the threshold lowered to these 8 reps the bisection's pairs join the first candidates
+    import solvers.solve as solve_module
+    from solvers.solve import solve_balanced_assignment
+
+    rng = np.random.default_rng(5)
+    accounts = [
+        {
+            "account_id": f"a{i}",
+            "lat": float(40 + rng.normal(0, 0.3)),
+            "lon": float((-120 if i < 60 else -80) + rng.normal(0, 0.3)),
+            "potential": 100.0,
+        }
+        for i in range(80)
+    ]
+    homes = [(40.0, -120.0), (40.0, -119.0)] + [(40 + 0.2 * j, -80.5 + 0.2 * j) for j in range(6)]
+    reps = [{"rep_id": f"r{j}", "lat": lat, "lon": lon} for j, (lat, lon) in enumerate(homes)]
+    inputs = make_inputs(accounts, reps)
+    params = AlignParams(candidates=1)
+    model = build_model(inputs, params, PairCosts(inputs, params))
+    few = solve_balanced_assignment(model, time_limit=30).candidate_pairs["initial"]
+    monkeypatch.setattr(solve_module, "BISECTION_MIN_REPS", 8)
+    outcome = solve_balanced_assignment(model, time_limit=30)
+    far_a, far_r = _bisection_pairs(model)
+    near_a, near_r = PairCosts(inputs, params).initial_pairs()
+    extra = np.setdiff1d(far_a * 8 + far_r, near_a * 8 + near_r)
+    assert len(extra) > 0 and outcome.candidate_pairs["initial"] > few
+    assert outcome.status in ("optimal", "feasible")
