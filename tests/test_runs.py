@@ -272,6 +272,9 @@ def test_ctrl_c_during_align_leaves_the_previous_run_byte_identical(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a test runner started in the background (``cmd &``) passes SIGINT on as ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the child a user's terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(1.5)
     deadline = time.time() + 60
