@@ -25,28 +25,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def bisection_regions(
-    account_points: np.ndarray,
-    rep_points: np.ndarray,
-    weight: np.ndarray,
-    target: np.ndarray,
-    region_reps: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Region of every account and of every rep, cutting until a region holds at most
-    ``region_reps`` reps; each region's ``weight`` is close to its reps' share of ``target``.
-    Regions are numbered in the order the cuts leave them (deterministic)."""
+def bisection_plan(
+    account_points: np.ndarray, rep_points: np.ndarray, weight: np.ndarray, target: np.ndarray
+) -> np.ndarray:
+    """Rep index of every account (rows of ``account_points``, any dimension) such that each
+    rep's total ``weight`` is close to its ``target`` (the targets' shares are what count)."""
     n_reps = len(rep_points)
     if n_reps == 0:
         raise ValueError("bisection needs at least one rep.")
-    account_region = np.empty(len(account_points), dtype=np.int64)
-    rep_region = np.empty(n_reps, dtype=np.int64)
+    plan = np.empty(len(account_points), dtype=np.int64)
     stack = [(np.arange(len(account_points)), np.arange(n_reps))]
-    n_regions = 0
     while stack:
         accounts, reps = stack.pop()
-        if len(reps) <= max(region_reps, 1):
-            account_region[accounts], rep_region[reps] = n_regions, n_regions
-            n_regions += 1
+        if len(reps) == 1:
+            plan[accounts] = reps[0]
             continue
         axis = _principal_axis(rep_points[reps])
         reps = reps[np.argsort(rep_points[reps] @ axis, kind="stable")]
@@ -57,18 +49,7 @@ def bisection_regions(
         cut = _cut(np.cumsum(weight[accounts]), share)
         stack.append((accounts[cut:], reps[near:]))
         stack.append((accounts[:cut], reps[:near]))
-    return account_region, rep_region
-
-
-def bisection_plan(
-    account_points: np.ndarray, rep_points: np.ndarray, weight: np.ndarray, target: np.ndarray
-) -> np.ndarray:
-    """Rep index of every account (rows of ``account_points``, any dimension) such that each
-    rep's total ``weight`` is close to its ``target``: bisection down to one rep a region."""
-    account_region, rep_region = bisection_regions(account_points, rep_points, weight, target)
-    rep_of = np.empty(len(rep_points), dtype=np.int64)
-    rep_of[rep_region] = np.arange(len(rep_points))
-    return rep_of[account_region]
+    return plan
 
 
 def _cut(cumulative: np.ndarray, share: float) -> int:

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solvers.bisection import bisection_plan, bisection_regions
+from solvers.bisection import bisection_plan
 from solvers.solve import _bisection_pairs
 from territory.align import build_model
 from territory.costs import PairCosts
@@ -56,18 +56,6 @@ def test_a_metro_short_of_reps_hands_its_outer_accounts_east() -> None:
     assert np.array_equal(np.bincount(plan, minlength=4), [200, 200, 200, 200])
     nearest = np.argmin(((accounts[:, None, :] - reps[None]) ** 2).sum(axis=2), axis=1)
     assert np.bincount(nearest, minlength=4)[0] == 600
-
-
-def test_regions_hold_at_most_the_reps_asked_for_and_their_share_of_weight() -> None:
-    rng = np.random.default_rng(3)
-    accounts, reps = rng.normal(size=(2_000, 3)), rng.normal(size=(40, 3))
-    weight = rng.lognormal(0.0, 0.5, 2_000)
-    account_region, rep_region = bisection_regions(accounts, reps, weight, np.ones(40), 8)
-    counts = np.bincount(rep_region)
-    assert counts.max() <= 8 and counts.sum() == 40
-    load = np.bincount(account_region, weight, len(counts))
-    share = counts / 40 * weight.sum()
-    assert np.all(np.abs(load - share) <= 1.5 * weight.max())  # three cuts
 
 
 def test_bisection_pairs_cover_the_active_accounts_and_skip_forbidden_pairs() -> None:
