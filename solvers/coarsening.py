@@ -26,7 +26,7 @@ import numpy as np
 
 from solvers.dual import PairArrays
 from solvers.formulation import BalancedAssignment
-from solvers.keys import unique_keys
+from solvers.keys import segment_ranks, unique_keys
 
 CLUSTERS_PER_REP = 40  # coarse accounts per rep's share of the accounts: enough for its bands
 
@@ -97,13 +97,18 @@ class Coarsening:
     def lift(self, pairs: PairArrays) -> PairArrays:
         """Coarse pairs: each cluster with every rep any member has as a candidate, at the cost
         summed over all members (pairs forbidden to a member are left out)."""
+        return PairArrays.of(self.model, *self.lift_arrays(pairs.a, pairs.r))
+
+    def lift_arrays(
+        self, a: np.ndarray, r: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``lift`` on plain pair arrays: (cluster, rep, summed cost), sorted by cluster."""
         k = self.model.n_reps
-        keys = unique_keys(self.label[pairs.a] * k + pairs.r)
+        keys = unique_keys(self.label[a] * k + r)
         cluster, rep = keys // k, keys % k
         size = np.diff(self.member_starts)[cluster]
         owner = np.repeat(np.arange(len(keys)), size)
-        offset = np.arange(len(owner)) - np.repeat(np.cumsum(size) - size, size)
-        member = self.members[self.member_starts[cluster][owner] + offset]
+        member = self.members[self.member_starts[cluster][owner] + segment_ranks(size)]
         cost = np.bincount(owner, self.fine.costs.cost(member, rep[owner]), len(keys))
         allowed = np.isfinite(cost)
-        return PairArrays.of(self.model, cluster[allowed], rep[allowed], cost[allowed])
+        return cluster[allowed], rep[allowed], cost[allowed]

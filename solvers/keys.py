@@ -24,3 +24,9 @@ def contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
         return np.zeros(len(keys), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
     return sorted_keys[pos] == keys
+
+
+def segment_ranks(count: np.ndarray) -> np.ndarray:
+    """0, 1, …, c - 1 for each c in ``count``, concatenated: each item's place in its segment
+    when items are laid out segment by segment (pair expansions)."""
+    return np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)

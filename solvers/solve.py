@@ -37,6 +37,7 @@ from solvers.backends import (
 )
 from solvers.bisection import bisection_plan
 from solvers.fixing import Reduced, reduce_by_prices
+from solvers.flow import FlowRelaxation, potential_flow
 from solvers.formulation import BalancedAssignment, Committed, Phase, build_problem
 from solvers.keys import contains, unique_keys
 from solvers.lagrangian import priced_ascent
@@ -44,7 +45,7 @@ from solvers.lp_backends import HighsLP, PulpLP
 from solvers.pricing import Duals, all_pairs, pairs_below, price, reduced_cost
 from solvers.repair import Violation, loads_of, repair, round_largest
 from solvers.restricted import cheap_alternatives, fixed_lp, reround
-from solvers.swaps import improve_by_swaps
+from solvers.swaps import improve_by_swaps, swaps_widening
 
 MIP_MAX_PAIRS = 150_000
 EXACT_WIDEN_MAX_PAIRS = 20_000  # tightest tolerance by MILP up to this many pairs, else by LP
@@ -58,10 +59,13 @@ MAX_PRICING_ROUNDS = 50
 LP_TIME_SHARE = 0.6
 REP_CANDIDATE_FILL = 1.5  # each rep starts with nearest accounts worth 1.5 × its target
 OPTIMAL_GAP = 1e-6
-# from this many reps on, the bisection plan's pairs join the first candidates: at 2,000 reps
-# they raised the dual's bound by half; at 500 they only moved the plan by noise (0.359 ->
-# 0.366 %, +1.5 s), since pricing from the nearest reps reaches the bands there
-BISECTION_MIN_REPS = 1_000
+# from this many reps on, the bisection plan's pairs join the first candidates (at 2,000 reps
+# they raised the dual's bound by half; at 500 they only moved the plan by noise, 0.359 ->
+# 0.366 %, +1.5 s, since pricing from the nearest reps reaches the bands there) and a large
+# LP's prices come from the potential-band flow (``flow.py``), not the smoothed dual, whose
+# prices ran to their caps there
+MANY_REPS = 1_000
+FLOW_RELAXATION = "potential-band min-cost flow (OR-Tools)"
 FIX_MIN_PAIRS = 150_000  # above this many candidates, fix clear accounts by prices first
 
 Progress = Callable[[str, str], None]
@@ -106,6 +110,8 @@ class SolveOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     # duals of the final converged cost LP at the asked bands (band prices); None when unknown
     duals: Duals | None = None
+    # what gave the prices and the bound when it was not the LP itself (``FLOW_RELAXATION``)
+    relaxation: str | None = None
 
 
 class Clock:
@@ -307,7 +313,7 @@ def _balanced_from_bisection(
     bisected_a, bisected_r = _bisection_pairs(model)
     start = assignment.copy()
     start[bisected_a] = bisected_r
-    swapped = improve_by_swaps(model, start, pair_a, pair_r, pair_cost, clock.left())
+    swapped = swaps_widening(model, start, pair_a, pair_r, pair_cost, clock.left())
     violation = Violation(model)
     if violation.total(loads_of(model, swapped)) < violation.total(loads_of(model, assignment)):
         return swapped, True
@@ -336,7 +342,7 @@ def solve_balanced_assignment(
     t = time.perf_counter()
     a0, r0 = model.costs.initial_pairs()
     parts = [_pair_keys(a0, r0, model.n_reps)]
-    if model.n_reps >= BISECTION_MIN_REPS:
+    if model.n_reps >= MANY_REPS:
         # the pairs of a plan meeting the potential bands (``bisection.py``) keep them within
         # reach where a region has too few reps for its potential
         parts.append(_pair_keys(*_bisection_pairs(model), model.n_reps))
@@ -363,7 +369,23 @@ def solve_balanced_assignment(
         fix_by_prices = solver == "HiGHS" and len(a0) > FIX_MIN_PAIRS
     reduced: Reduced | None = None
     live: HighsLP | None = None
-    if fix_by_prices:
+    relaxed: FlowRelaxation | None = None
+    if fix_by_prices and model.n_reps >= MANY_REPS:
+        relaxed = potential_flow(model, a0, r0, lp_clock.left, progress)
+    if relaxed is not None:
+        timings["flow"] = time.perf_counter() - t
+        lp = LPResult(
+            OPTIMAL if relaxed.finished else TIME_LIMIT,
+            relaxed.objective,
+            relaxed.bound,
+            relaxed.pair_a,
+            relaxed.pair_r,
+            relaxed.x,
+            relaxed.duals,
+            relaxed.rounds,
+            False,  # the flow leaves out the workload rows: not the full model's LP
+        )
+    elif fix_by_prices:
         reduced = reduce_by_prices(model, a0, r0, progress, lambda: lp_clock.left() <= 0)
         timings["dual"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -390,6 +412,8 @@ def solve_balanced_assignment(
     extra = None
     if reduced is not None:
         extra = RepairPairs.of(model, reduced.all_a, reduced.all_r, lp.duals)
+    elif relaxed is not None:
+        extra = RepairPairs.of(model, relaxed.pair_a, relaxed.pair_r, lp.duals)
     # rounding gets half the time left, swaps half the rest while the plan breaks bands: the
     # bisection start below needs some
     rounding = Clock(0.5 * clock.left())
@@ -416,7 +440,9 @@ def solve_balanced_assignment(
         t = time.perf_counter()
         # swaps also repair what single moves could not (a workload band next to a potential one)
         seconds = clock.left() if feasible else 0.5 * clock.left()
-        assignment = improve_by_swaps(model, assignment, *_move_pairs(model, lp, extra), seconds)
+        moves = _move_pairs(model, lp, extra)
+        swap = improve_by_swaps if feasible else swaps_widening
+        assignment = swap(model, assignment, *moves, seconds)
         objective = plan_cost(model, assignment)
         feasible = _meets_all(model, assignment)
         timings["swaps"] = time.perf_counter() - t
@@ -435,7 +461,8 @@ def solve_balanced_assignment(
         current_gap = _gap(objective, bound) if feasible else np.inf
     # the MILP over a large instance's pairs does not finish: --mip auto leaves it to
     # small instances (the price-fixing path is only taken on large ones)
-    want_mip = mip == "always" or (mip == "auto" and current_gap > gap and reduced is None)
+    at_scale = reduced is not None or relaxed is not None
+    want_mip = mip == "always" or (mip == "auto" and current_gap > gap and not at_scale)
     if want_mip and clock.left() > 1:
         t = time.perf_counter()
         nodes = None if mip == "always" else AUTO_MIP_NODES
@@ -486,6 +513,7 @@ def solve_balanced_assignment(
         neighbourhood=neighbourhood,
         timings=timings,
         duals=lp.duals if lp.converged else None,
+        relaxation=FLOW_RELAXATION if relaxed is not None else None,
     )
     if not feasible:
         lp_said = (
@@ -533,6 +561,12 @@ def solve_balanced_assignment(
                 f" The exact MILP stopped at its {AUTO_MIP_NODES:,}-node work limit; "
                 "--mip always lets it run to --time-limit."
             )
+    if relaxed is not None:
+        message += (
+            f" The bound and prices come from the {FLOW_RELAXATION}, which leaves out the "
+            "workload, capacity and moved-potential rows (still a valid bound; the gap to the "
+            "full LP is not known)."
+        )
     if from_bisection:
         message += f" The rounded LP plan broke bands: this plan comes from {BISECTION_SOURCE}."
     return SolveOutcome(assignment, status, objective, bound, final_gap, message, **common)

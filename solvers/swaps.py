@@ -20,12 +20,16 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from solvers.formulation import BalancedAssignment
+from solvers.keys import segment_ranks, unique_keys
 from solvers.repair import Violation, disjoint_best, loads_of, repair
 
 PER_DIRECTION = 24
 SWAP_ROUNDS = 200
+NEIGHBOUR_REPS = 12  # a broken rep and its nearest reps trade freely once swaps stall
+WIDENINGS = 3
 
 
 def improve_by_swaps(
@@ -117,6 +121,50 @@ def improve_by_swaps(
         assignment[ay[picked_arr]] = r[picked_arr]
         last_round = time.perf_counter() - started
     return assignment
+
+
+def swaps_widening(
+    model: BalancedAssignment,
+    assignment: np.ndarray,
+    pair_a: np.ndarray,
+    pair_r: np.ndarray,
+    pair_cost: np.ndarray,
+    seconds: float = np.inf,
+) -> np.ndarray:
+    """``improve_by_swaps``; while bands stay broken, every account on a broken rep or on one
+    of its ``NEIGHBOUR_REPS`` nearest reps gets pairs to all of them, and swaps go again (at
+    most ``WIDENINGS`` times). Candidate pairs priced for cost need not hold the trades a
+    workload band needs; the reps next to a broken one do."""
+    deadline = time.perf_counter() + seconds
+    k = model.n_reps
+    plan = improve_by_swaps(model, assignment, pair_a, pair_r, pair_cost, seconds)
+    keys = unique_keys(pair_a.astype(np.int64) * k + pair_r)
+    reps = model.costs.points()[1]
+    tree = cKDTree(reps)
+    viol = Violation(model)
+    for _ in range(WIDENINGS):
+        loads = loads_of(model, plan)
+        broken = np.flatnonzero(viol.rep(np.arange(k), loads.potential, loads.workload) > 1e-12)
+        if len(broken) == 0 or time.perf_counter() >= deadline:
+            break
+        near = tree.query(reps[broken], k=min(NEIGHBOUR_REPS, k))[1].reshape(len(broken), -1)
+        group = np.repeat(np.arange(len(broken)), near.shape[1])
+        order = np.argsort(near.ravel(), kind="stable")
+        member, member_group = near.ravel()[order], group[order]
+        on = np.flatnonzero(np.isin(plan, member))
+        first = np.searchsorted(member, plan[on])
+        count = np.searchsorted(member, plan[on], side="right") - first
+        # each account on a neighbourhood's rep, with every rep of that neighbourhood
+        which = member_group[np.repeat(first, count) + segment_ranks(count)]
+        account = np.repeat(on, count)
+        new_a = np.repeat(account, near.shape[1])
+        new_r = near[which].ravel()
+        new = unique_keys(new_a.astype(np.int64) * k + new_r)
+        keys = unique_keys(np.concatenate([keys, new]))
+        a, r = keys // k, keys % k
+        cost = model.costs.cost(a, r)
+        plan = improve_by_swaps(model, plan, a, r, cost, deadline - time.perf_counter())
+    return plan
 
 
 def _partners(old: np.ndarray, new: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

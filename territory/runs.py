@@ -81,6 +81,8 @@ def run_record(plan: Plan, command: str = "align", extra: dict[str, Any] | None 
             "name": outcome.solver if outcome else None,
             "version": _version("highspy") if outcome and outcome.solver == "HiGHS" else None,
             "pulp_version": _version("pulp"),
+            "relaxation": outcome.relaxation if outcome else None,
+            "ortools_version": _version("ortools") if outcome and outcome.relaxation else None,
         },
         "status": plan.status,
         "message": outcome.message if outcome else "scored without optimisation",

@@ -136,7 +136,7 @@ def test_bisection_pairs_join_the_first_candidates_from_many_reps_on(monkeypatch
     params = AlignParams(candidates=1)
     model = build_model(inputs, params, PairCosts(inputs, params))
     few = solve_balanced_assignment(model, time_limit=30).candidate_pairs["initial"]
-    monkeypatch.setattr(solve_module, "BISECTION_MIN_REPS", 8)
+    monkeypatch.setattr(solve_module, "MANY_REPS", 8)
     outcome = solve_balanced_assignment(model, time_limit=30)
     far_a, far_r = _bisection_pairs(model)
     near_a, near_r = PairCosts(inputs, params).initial_pairs()

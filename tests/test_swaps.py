@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from solvers.pricing import all_pairs
 from solvers.repair import Violation, loads_of, repair
 from solvers.solve import plan_cost
-from solvers.swaps import improve_by_swaps
+from solvers.swaps import improve_by_swaps, swaps_widening
 from territory.align import build_model
 from territory.costs import PairCosts
 from territory.params import AlignParams
@@ -141,3 +141,33 @@ def test_swaps_never_add_violation_to_a_plan_that_breaks_bands(seed, tolerance):
     assert (
         violation.total(loads_of(model, after)) <= violation.total(loads_of(model, start)) + 1e-12
     )
+
+
+def test_stalled_swaps_reach_the_bands_once_neighbouring_reps_may_trade():
+    # reps A, B, C on a line; A's four accounts (potential 10) are quiet (workload 1), C's are
+    # busy (3), B holds two big accounts (potential 20, workload 4). Bands: potential [38, 42],
+    # workload [5.6, 10.4]: A (4) and C (12) break theirs. The candidates link A and C only to
+    # B, whose accounts are too big to trade with either, so swaps over them stall; with the
+    # neighbouring reps' pairs, one of A's accounts trades places with one of C's (A 6, C 10).
+    reps = [
+        {"rep_id": n, "lat": 0.0, "lon": lon} for n, lon in (("A", 0.0), ("B", 1.0), ("C", 2.0))
+    ]
+    rows = [("a", 0.0, 10.0, 1.0)] * 4 + [("b", 1.0, 20.0, 4.0)] * 2 + [("c", 2.0, 10.0, 3.0)] * 4
+    accounts = [
+        {"account_id": f"{kind}{i}", "lat": 0.01 * i, "lon": lon, "potential": p, "workload": w}
+        for i, (kind, lon, p, w) in enumerate(rows)
+    ]
+    params = AlignParams(tolerance=0.05, workload_tolerance=0.3)
+    _, model, _, _, _ = _model(accounts, reps, params)
+    plan = np.array([0] * 4 + [1] * 2 + [2] * 4)
+    a = np.repeat(np.arange(10), 2)
+    r = np.where(np.arange(20) % 2 == 0, np.repeat(plan, 2), 1)
+    keep = np.r_[True, (a[1:] != a[:-1]) | (r[1:] != r[:-1])]
+    a, r = a[keep], r[keep]
+    cost = model.costs.cost(a, r)
+    violation = Violation(model)
+    stalled = improve_by_swaps(model, plan, a, r, cost)
+    assert violation.total(loads_of(model, stalled)) > 0
+    widened = swaps_widening(model, plan, a, r, cost)
+    assert violation.total(loads_of(model, widened)) <= 1e-9
+    assert 2 in widened[:4] and 0 in widened[6:]
