@@ -31,13 +31,6 @@ pairs (``pricing.price``; workload prices zero). It is valid for the full model,
 only add constraints, and equals the flow's value over all pairs once pricing finds no missing
 pair. Pricing brings those pairs in and the flow is solved again (column generation).
 
-**Workload.** The flow knows only potential, so its plan can break workload bands. A price
-:math:`\mu_r` per rep on workload enters the arc costs as :math:`(c_{ar} - \mu_r w_a) / p_a`
-(the Lagrangian of the workload rows); after the potential prices settle, ``WORK_STEPS`` flows
-move each :math:`\mu_r` by a sign-based step (up while the rep's workload is below its band,
-down while above; the step grows while the sign holds and halves when it flips). The bound
-with :math:`\mu` is still a Lagrangian bound, valid for the full model.
-
 **Clusters.** With many accounts per rep the first rounds run on clusters of look-alike
 accounts (``coarsening.py``; a cluster moves as one, so its flow is a restriction) while pricing
 stays over the accounts' pairs; the last rounds run on the accounts when the time allows.
@@ -47,7 +40,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
@@ -68,13 +61,6 @@ MAX_ROUNDS = 30  # flow solves per level (clusters, accounts)
 FEW_NEW_PAIRS = 0.005
 CLOSE_TO_BOUND = 0.001
 FINE_SLOWDOWN = 3.0  # an account-level solve takes up to this many times a cluster one per arc
-# workload prices: steps of a flow each, a sign-based step per rep (grown by WORK_GROW while
-# the rep stays on one side of its band, halved when it crosses), starting at WORK_STEP of the
-# median band price converted to workload; aiming WORK_AIM of the tolerance inside the band
-WORK_STEPS = 12
-WORK_STEP = 0.002
-WORK_GROW = 1.3
-WORK_AIM = 0.2
 
 
 @dataclass(frozen=True)
@@ -203,8 +189,7 @@ def potential_flow(
     progress: Callable[[str, str], None],
 ) -> FlowRelaxation | None:
     """Column generation on the potential-band flow from the candidates (``pair_a``,
-    ``pair_r``, sorted by account then rep), with workload prices; None when no flow over them
-    meets the bands.
+    ``pair_r``, sorted by account then rep); None when no flow over them meets the bands.
 
     ``left``: seconds left. A flow solve cannot be stopped, so one only starts when its time,
     estimated from the last solve's time per arc, fits in what is left.
@@ -223,18 +208,14 @@ def potential_flow(
                 break
         if flow.result is None:
             return None
-        # workload prices on the first level: clusters when there are any
-        has_work = model.work_target is not None and model.work_tolerance is not None
-        if has_work and coarse is levels[0]:
-            flow.workload_steps(coarse)
     if flow.result is None:
         return None
     return _relaxation(model, flow)
 
 
 class _Flow:
-    """The state of column generation on the flow: candidate keys, workload prices, the best
-    bound, the last solve (and on what it was), and the time per arc of the last solve."""
+    """The state of column generation on the flow: candidate keys, the best bound, the last
+    solve (and on what it was), and the time per arc of the last solve."""
 
     def __init__(
         self,
@@ -246,7 +227,6 @@ class _Flow:
         self.model, self.keys, self.left, self.progress = model, keys, left, progress
         tolerance, target = model.tolerance, model.pot_target
         self.lo, self.hi = (1 - tolerance) * target, (1 + tolerance) * target
-        self.mu = np.zeros(model.n_reps)
         self.bound = -np.inf
         self.rounds = 0
         self.seconds_per_arc: float | None = None
@@ -258,32 +238,28 @@ class _Flow:
         self.flowing = model.potential > 1e-12 * total
 
     def arcs(self, coarse: Coarsening | None) -> tuple[np.ndarray, ...]:
-        """(supply, workload, node, rep, cost) of the flow over accounts or clusters."""
+        """(supply, node, rep, cost) of the flow over accounts or clusters."""
         k = self.model.n_reps
         a, r = self.keys // k, self.keys % k
         keep = self.flowing[a]
         if coarse is None:
             node, rep = a[keep], r[keep]
             cost = self.model.costs.cost(node, rep)
-            return self.model.potential, self.model.workload, node, rep, cost
+            return self.model.potential, node, rep, cost
         node, rep, cost = coarse.lift_arrays(a[keep], r[keep])
-        return coarse.model.potential, coarse.model.workload, node, rep, cost
+        return coarse.model.potential, node, rep, cost
 
     def solve(self, coarse: Coarsening | None, arcs: tuple[np.ndarray, ...]) -> FlowSolution | None:
-        """One flow at the workload prices, if its estimated time fits; None otherwise."""
-        supply, workload, node, rep, cost = arcs
+        """One flow, if its estimated time fits; None otherwise."""
+        supply, node, rep, cost = arcs
         slowdown = FINE_SLOWDOWN if coarse is not self.last_level else 1.0
         per_arc = self.seconds_per_arc
         if per_arc is not None and slowdown * per_arc * len(node) > self.left():
             return None
-        solved = solve_flow(
-            supply, node, rep, cost - self.mu[rep] * workload[node], self.lo, self.hi
-        )
+        solved = solve_flow(supply, node, rep, cost, self.lo, self.hi)
         if solved is not None:
             self.seconds_per_arc = solved.seconds / max(len(node), 1)
             self.last_level = coarse
-            # the flow's cost without the workload prices, in the model's units
-            solved = replace(solved, objective=float(cost @ solved.share))
         return solved
 
     def round(self, coarse: Coarsening | None) -> bool | None:
@@ -312,54 +288,17 @@ class _Flow:
         self.finished = settled and coarse is None
         return settled
 
-    def workload_steps(self, coarse: Coarsening | None) -> None:
-        """Move the workload prices towards bands the flow meets (``WORK_STEPS`` flows)."""
-        model = self.model
-        assert self.result is not None and model.work_target is not None
-        assert model.work_tolerance is not None
-        arcs = self.arcs(coarse)
-        workload = arcs[1]
-        aim = (1 - WORK_AIM) * model.work_tolerance
-        price_unit = float(np.median(np.abs(self.result.prices)))
-        step = np.full(model.n_reps, WORK_STEP * price_unit * model.potential.sum())
-        step /= max(float(model.workload.sum()), 1e-300)
-        last = np.zeros(model.n_reps)
-        solved = self.result
-        for number in range(WORK_STEPS + 1):
-            load = np.bincount(solved.rep, solved.share * workload[solved.node], model.n_reps)
-            index = load / model.work_target
-            outside = int(np.sum(np.abs(index - 1) > model.work_tolerance))
-            self.progress("flow", f"workload prices {number}: {outside:,} reps outside their band")
-            if number == WORK_STEPS or outside == 0:
-                break
-            sign = np.where(index < 1 - aim, 1.0, np.where(index > 1 + aim, -1.0, 0.0))
-            step = np.where(
-                sign * last < 0, 0.5 * step, np.where(sign * last > 0, WORK_GROW * step, step)
-            )
-            self.mu = self.mu + sign * step
-            last = np.where(sign != 0, sign, last)
-            following = self.solve(coarse, arcs)
-            if following is None:
-                break
-            solved = following
-        self.result, self.on = solved, coarse
-
     def duals(self, keys: np.ndarray, prices: np.ndarray) -> Duals:
-        """Duals for band prices λ and the workload prices: each account's cheapest reduced
-        cost over its candidates, band terms by the sign of each price; moved price zero."""
+        """Duals for band prices λ: each account's cheapest reduced cost over its candidates,
+        band terms by the sign of λ; workload and moved prices zero."""
         model, k = self.model, self.model.n_reps
         a, r = keys // k, keys % k
         reduced = model.costs.cost(a, r) - model.potential[a] * prices[r]
-        reduced = reduced - model.workload[a] * self.mu[r]
         assign = np.full(model.n_accounts, np.inf)
         np.minimum.at(assign, a, reduced)
         assign[~np.isfinite(assign)] = 0.0
         rhs = float(np.where(prices > 0, prices * self.lo, prices * self.hi).sum())
-        if model.work_target is not None and model.work_tolerance is not None:
-            work_lo = (1 - model.work_tolerance) * model.work_target
-            work_hi = (1 + model.work_tolerance) * model.work_target
-            rhs += float(np.where(self.mu > 0, self.mu * work_lo, self.mu * work_hi).sum())
-        return Duals(assign, prices, self.mu.copy(), 0.0, rhs)
+        return Duals(assign, prices, np.zeros(k), 0.0, rhs)
 
 
 def _relaxation(model: BalancedAssignment, flow: _Flow) -> FlowRelaxation:

@@ -440,13 +440,11 @@ def solve_balanced_assignment(
         t = time.perf_counter()
         # swaps also repair what single moves could not (a workload band next to a potential one)
         seconds = clock.left() if feasible else 0.5 * clock.left()
-        moves = _move_pairs(model, lp, extra)
-        swap = improve_by_swaps if feasible else swaps_widening
-        assignment = swap(model, assignment, *moves, seconds)
+        assignment = improve_by_swaps(model, assignment, *_move_pairs(model, lp, extra), seconds)
         objective = plan_cost(model, assignment)
         feasible = _meets_all(model, assignment)
         timings["swaps"] = time.perf_counter() - t
-        progress("swaps", f"objective {objective:,.6g}" + ("" if feasible else ", bands broken"))
+        progress("swaps", f"objective {objective:,.6g}" + _broken_note(model, assignment))
 
     mip_record = None
     neighbourhood = None
@@ -546,7 +544,8 @@ def solve_balanced_assignment(
         )
     final_gap = _gap(objective, bound)
     mip_status = (mip_record or {}).get("status")
-    timed_out = lp.status == TIME_LIMIT or mip_status == TIME_LIMIT
+    # the clock also stops swaps and the bisection fallback: a run that used it all says so
+    timed_out = lp.status == TIME_LIMIT or mip_status == TIME_LIMIT or clock.left() <= 1.0
     mip_stopped = mip_record is not None and mip_status not in (OPTIMAL, INFEASIBLE, None)
     if final_gap <= OPTIMAL_GAP:
         status, message = OPTIMAL, "optimal: the plan's cost equals the lower bound."
@@ -706,6 +705,14 @@ def _neighbourhood_mip(
             record["improved"] = True
             return candidate, value, record
     return assignment, objective, record
+
+
+def _broken_note(model: BalancedAssignment, assignment: np.ndarray) -> str:
+    """``, bands broken on N reps`` for a progress line ('' when every band is met)."""
+    loads = loads_of(model, assignment)
+    rows = Violation(model).rep(np.arange(model.n_reps), loads.potential, loads.workload)
+    broken = int(np.sum(rows > 1e-12))
+    return f", bands broken on {broken:,} reps" if broken else ""
 
 
 def _meets_all(model: BalancedAssignment, assignment: np.ndarray) -> bool:
