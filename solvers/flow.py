@@ -207,9 +207,7 @@ def potential_flow(
             if settled is None or settled or left() <= 0:
                 break
         if flow.result is None:
-            return None
-    if flow.result is None:
-        return None
+            return None  # no flow over the candidates meets the bands
     return _relaxation(model, flow)
 
 
