@@ -440,7 +440,9 @@ def solve_balanced_assignment(
         t = time.perf_counter()
         # swaps also repair what single moves could not (a workload band next to a potential one)
         seconds = clock.left() if feasible else 0.5 * clock.left()
-        assignment = improve_by_swaps(model, assignment, *_move_pairs(model, lp, extra), seconds)
+        moves = _move_pairs(model, lp, extra)
+        swap = improve_by_swaps if feasible else swaps_widening
+        assignment = swap(model, assignment, *moves, seconds)
         objective = plan_cost(model, assignment)
         feasible = _meets_all(model, assignment)
         timings["swaps"] = time.perf_counter() - t

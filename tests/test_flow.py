@@ -132,8 +132,12 @@ def test_large_instance_path_takes_flow_prices_and_says_so(monkeypatch):
     monkeypatch.setattr(solve_module, "MANY_REPS", 10)
     monkeypatch.setattr(solve_module, "FIX_MIN_PAIRS", 100)
     monkeypatch.setattr(coarsening_module, "CLUSTERS_PER_REP", 10)
-    outcome = solve_module.solve_balanced_assignment(model, time_limit=60)
+    lines: list[str] = []
+    outcome = solve_module.solve_balanced_assignment(
+        model, time_limit=60, progress=lambda phase, detail: lines.append(detail)
+    )
     assert outcome.relaxation == solve_module.FLOW_RELAXATION
+    assert any(line.startswith("plan flow in bands narrowed") for line in lines)
     assert "flow" in outcome.timings and "flow (OR-Tools)" in outcome.message
     assert _meets_all(model, outcome.assignment)
     cost = plan_cost(model, outcome.assignment)
