@@ -11,6 +11,7 @@ STEP_ORDER = (
     "model",
     "candidates",
     "dual",
+    "flow",
     "lp",
     "repair",
     "neighbourhood",
@@ -574,7 +575,7 @@ def _lp_phase(rec: dict[str, Any]) -> float | None:
     timings = _data(rec).get("timings", {})
     if "lp" not in timings:
         return None
-    return float(timings["lp"] + timings.get("dual", 0.0))
+    return float(timings["lp"] + timings.get("dual", 0.0) + timings.get("flow", 0.0))
 
 
 def _target(d: dict[str, Any], rec: dict[str, Any]) -> str:

@@ -374,6 +374,7 @@ def solve_balanced_assignment(
         relaxed = potential_flow(model, a0, r0, lp_clock.left, progress)
     if relaxed is not None:
         timings["flow"] = time.perf_counter() - t
+        t = time.perf_counter()
         lp = LPResult(
             OPTIMAL if relaxed.finished else TIME_LIMIT,
             relaxed.objective,
