@@ -258,14 +258,20 @@ class _Flow:
         node, rep, cost = coarse.lift_arrays(a[keep], r[keep])
         return coarse.model.potential, node, rep, cost
 
-    def solve(self, coarse: Coarsening | None, arcs: tuple[np.ndarray, ...]) -> FlowSolution | None:
-        """One flow, if its estimated time fits; None otherwise."""
+    def solve(
+        self,
+        coarse: Coarsening | None,
+        arcs: tuple[np.ndarray, ...],
+        narrowing: np.ndarray | float = 0.0,
+    ) -> FlowSolution | None:
+        """One flow (every band ``narrowing`` potential narrower on each side), if its
+        estimated time fits; None otherwise."""
         supply, node, rep, cost = arcs
         slowdown = FINE_SLOWDOWN if coarse is not self.last_level else 1.0
         per_arc = self.seconds_per_arc
         if per_arc is not None and slowdown * per_arc * len(node) > self.left():
             return None
-        solved = solve_flow(supply, node, rep, cost, self.lo, self.hi)
+        solved = solve_flow(supply, node, rep, cost, self.lo + narrowing, self.hi - narrowing)
         if solved is not None:
             self.seconds_per_arc = solved.seconds / max(len(node), 1)
             self.last_level = coarse
@@ -302,9 +308,7 @@ class _Flow:
         tolerance narrower, when it fits in the time and exists; its cost is not a bound."""
         assert self.result is not None
         margin = PLAN_MARGIN * self.model.tolerance * self.model.pot_target
-        self.lo, self.hi = self.lo + margin, self.hi - margin
-        narrowed = self.solve(self.on, self.arcs(self.on))
-        self.lo, self.hi = self.lo - margin, self.hi + margin
+        narrowed = self.solve(self.on, self.arcs(self.on), margin)
         if narrowed is not None:
             self.progress(
                 "flow",
